@@ -1,0 +1,34 @@
+#pragma once
+// Everything `methodhub serve` can be told. Sources, lowest to highest precedence: built-in
+// defaults, a TOML file (`--config`), METHODHUB_* environment variables, command-line flags.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace hub::cli {
+
+struct serve_config {
+  std::filesystem::path data_dir = "methodhub-data";
+  std::string hostname = "methodhub.localdomain";  // `localhost` is always accepted too
+  // Ports: a value of 0 asks the OS for a free port (the bound ports are written to
+  // <data-dir>/listening.json); an unset optional port is off.
+  std::uint16_t https_port = 443;
+  std::uint16_t mqtt_port = 8883;
+  std::uint16_t amqp_port = 5671;
+  std::optional<std::uint16_t> mqtt_tcp_port;  // plain MQTT, opt-in (local tools, benchmarks)
+  std::optional<std::uint16_t> amqp_tcp_port;  // plain AMQP, opt-in
+  std::optional<std::uint16_t> http_port;      // plain HTTP REST, opt-in
+  std::string bind_address = "0.0.0.0";
+  std::filesystem::path tls_cert;  // bring your own (PEM chain); empty = generated in data dir
+  std::filesystem::path tls_key;
+  std::string log_format = "text";  // text | json
+  std::string log_level = "info";   // trace | debug | info | warn | error
+  unsigned threads = 0;             // 0 = one per core
+  unsigned max_inflight_per_device = 100;       // calls in flight to one device before 403800
+  unsigned connect_deadline_seconds = 30;       // time from accept to a valid MQTT CONNECT
+  std::size_t max_http_body_bytes = 256 * 1024; // REST bodies (invoke payload limit is 128 KB)
+};
+
+}  // namespace hub::cli
