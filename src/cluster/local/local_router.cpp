@@ -1,0 +1,208 @@
+#include "cluster/local/local_router.hpp"
+
+#include "core/completion.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <charconv>
+
+namespace hub::cluster {
+
+namespace asio = boost::asio;
+
+std::string format_rid(std::uint64_t n) {
+  char buf[17];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n, 16);
+  return std::string(buf, end);
+}
+
+std::optional<std::uint64_t> parse_rid(std::string_view rid) noexcept {
+  if (rid.empty() || rid.size() > 16) return std::nullopt;
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(rid.data(), rid.data() + rid.size(), n, 16);
+  if (ec != std::errc{} || end != rid.data() + rid.size()) return std::nullopt;
+  // Only the canonical form (no upper case, no leading zeros) names a call.
+  if (format_rid(n) != rid) return std::nullopt;
+  return n;
+}
+
+local_router::local_router(strand_type core, limits lim) : core_(std::move(core)), limits_(lim) {}
+
+local_router::~local_router() = default;
+
+void local_router::finish(invoke_handler handler, invoke_result result) {
+  // The handler belongs to the caller (an HTTP session on its own strand): complete it there.
+  complete_on_own_executor(std::move(handler), core_, std::move(result));
+}
+
+// ---- router -------------------------------------------------------------------------------
+
+void local_router::route(invoke_request call, invoke_handler handler) {
+  auto it = links_.find(call.target);
+  if (it != links_.end() && it->second.subscribed) {
+    deliver(it->second, std::move(call), std::move(handler));
+    return;
+  }
+  if (call.connect_timeout.count() <= 0) {
+    finish(std::move(handler), {errc::device_not_online, 0, {}});
+    return;
+  }
+  // Wait for a link to listen, at most connectTimeoutInSeconds (spec/protocol.md §1.5 (3)).
+  auto timeout = call.connect_timeout;
+  identity_key who = call.target;
+  waiters_.push_front(waiter{std::move(call), std::move(handler), asio::steady_timer(core_)});
+  auto w = waiters_.begin();
+  waiting_by_id_.emplace(who, w);
+  w->deadline.expires_after(timeout);
+  w->deadline.async_wait([this, w](boost::system::error_code ec) {
+    if (ec) return;  // cancelled: the waiter was woken
+    auto range = waiting_by_id_.equal_range(w->call.target);
+    for (auto i = range.first; i != range.second; ++i) {
+      if (i->second == w) {
+        waiting_by_id_.erase(i);
+        break;
+      }
+    }
+    finish(std::move(w->handler), {errc::device_not_online, 0, {}});
+    waiters_.erase(w);
+  });
+}
+
+void local_router::deliver(link_entry& entry, invoke_request call, invoke_handler handler) {
+  if (entry.rids.size() >= limits_.max_inflight_per_device) {
+    finish(std::move(handler), {errc::device_max_inflight, 0, {}});
+    return;
+  }
+  std::uint64_t n = next_rid_++;
+  auto request = std::make_shared<method_request>(
+      method_request{std::move(call.method_name), format_rid(n), std::move(call.payload)});
+  auto [pit, inserted] = pending_.try_emplace(
+      n, pending_call{std::move(call.target), entry.id, std::move(handler), asio::steady_timer(core_)});
+  entry.rids.insert(n);
+  pit->second.deadline.expires_after(call.response_timeout);
+  pit->second.deadline.async_wait([this, n](boost::system::error_code ec) {
+    if (ec) return;
+    auto p = pending_.find(n);
+    if (p == pending_.end()) return;
+    if (auto l = links_.find(p->second.who); l != links_.end() && l->second.id == p->second.link)
+      l->second.rids.erase(n);
+    finish(std::move(p->second.handler), {errc::gateway_timeout, 0, {}});
+    pending_.erase(p);
+  });
+  entry.link->deliver(std::move(request));
+}
+
+void local_router::revoke(const identity_key& who) {
+  std::vector<link_entry*> victims;
+  for (auto& [key, entry] : links_) {
+    if (key.device_id == who.device_id && (who.module_id.empty() || key.module_id == who.module_id))
+      victims.push_back(&entry);
+  }
+  std::vector<link_id> ids;
+  for (auto* e : victims) {
+    e->link->kick(errc::device_not_found);
+    ids.push_back(e->id);
+  }
+  for (auto id : ids) on_link_down(id, errc::device_unavailable);
+}
+
+// ---- presence -----------------------------------------------------------------------------
+
+void local_router::link_up(const identity_key& who, link_id id, std::shared_ptr<device_link> link,
+                           bool subscribed) {
+  asio::dispatch(core_, [this, who, id, link = std::move(link), subscribed]() mutable {
+    on_link_up(std::move(who), id, std::move(link), subscribed);
+  });
+}
+
+void local_router::methods_subscribed(link_id id, bool subscribed) {
+  asio::dispatch(core_, [this, id, subscribed] { on_subscribed(id, subscribed); });
+}
+
+void local_router::link_down(link_id id) {
+  asio::dispatch(core_, [this, id] { on_link_down(id, errc::device_unavailable); });
+}
+
+void local_router::method_response(link_id id, std::string rid, int status, std::string payload) {
+  asio::dispatch(core_, [this, id, rid = std::move(rid), status, payload = std::move(payload)]() mutable {
+    on_response(id, rid, status, std::move(payload));
+  });
+}
+
+void local_router::on_link_up(identity_key who, link_id id, std::shared_ptr<device_link> link,
+                              bool subscribed) {
+  if (auto old = links_.find(who); old != links_.end()) {
+    // One active connection per identity: the newer one wins (spec/protocol.md §3.5, §4.6).
+    old->second.link->kick(errc::device_unavailable);
+    on_link_down(old->second.id, errc::device_unavailable);
+  }
+  link_owner_[id] = who;
+  auto& entry = links_[who];
+  entry.id = id;
+  entry.link = std::move(link);
+  entry.subscribed = subscribed;
+  if (subscribed) wake_waiters(who);
+}
+
+void local_router::on_subscribed(link_id id, bool subscribed) {
+  auto owner = link_owner_.find(id);
+  if (owner == link_owner_.end()) return;
+  auto it = links_.find(owner->second);
+  if (it == links_.end() || it->second.id != id) return;
+  it->second.subscribed = subscribed;
+  if (subscribed) wake_waiters(owner->second);
+}
+
+void local_router::wake_waiters(const identity_key& who) {
+  auto range = waiting_by_id_.equal_range(who);
+  std::vector<std::list<waiter>::iterator> woken;
+  for (auto i = range.first; i != range.second; ++i) woken.push_back(i->second);
+  waiting_by_id_.erase(range.first, range.second);
+  for (auto w : woken) {
+    w->deadline.cancel();
+    auto call = std::move(w->call);
+    auto handler = std::move(w->handler);
+    waiters_.erase(w);
+    auto it = links_.find(who);
+    if (it == links_.end() || !it->second.subscribed) {
+      finish(std::move(handler), {errc::device_not_online, 0, {}});
+      continue;
+    }
+    deliver(it->second, std::move(call), std::move(handler));
+  }
+}
+
+void local_router::fail_pending_of(link_entry& entry, errc reason) {
+  for (auto n : entry.rids) {
+    auto p = pending_.find(n);
+    if (p == pending_.end()) continue;
+    p->second.deadline.cancel();
+    finish(std::move(p->second.handler), {reason, 0, {}});
+    pending_.erase(p);
+  }
+  entry.rids.clear();
+}
+
+void local_router::on_link_down(link_id id, errc reason) {
+  auto owner = link_owner_.find(id);
+  if (owner == link_owner_.end()) return;
+  auto it = links_.find(owner->second);
+  link_owner_.erase(owner);
+  if (it == links_.end() || it->second.id != id) return;
+  fail_pending_of(it->second, reason);
+  links_.erase(it);
+}
+
+void local_router::on_response(link_id id, const std::string& rid, int status, std::string payload) {
+  auto n = parse_rid(rid);
+  if (!n) return;
+  auto p = pending_.find(*n);
+  if (p == pending_.end() || p->second.link != id) return;  // late, unknown, or not this link's
+  p->second.deadline.cancel();
+  if (auto l = links_.find(p->second.who); l != links_.end() && l->second.id == id)
+    l->second.rids.erase(*n);
+  finish(std::move(p->second.handler), {errc::ok, status, std::move(payload)});
+  pending_.erase(p);
+}
+
+}  // namespace hub::cluster

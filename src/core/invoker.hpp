@@ -1,0 +1,37 @@
+#pragma once
+// The invoker: one direct-method call from authorization onwards (design.md "One call"):
+// identity look-up, then the router (presence, connect timeout, delivery, response timeout).
+// Exactly one answer per call, always within connect + response timeout.
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+
+#include "cluster/router.hpp"
+#include "core/method_call.hpp"
+#include "core/registry.hpp"
+
+namespace hub {
+
+class invoker {
+ public:
+  invoker(registry& reg, cluster::router& router) : registry_(reg), router_(router) {}
+
+  /// Invokes `call.method_name` on `call.target`; completes with the invoke_result on the
+  /// token's executor. Any thread.
+  template <class Token>
+  auto async_invoke(invoke_request call, Token&& token) {
+    return boost::asio::async_initiate<Token, void(invoke_result)>(
+        [this](auto handler, invoke_request c) {
+          start(std::move(c), cluster::router::invoke_handler(std::move(handler)));
+        },
+        token, std::move(call));
+  }
+
+ private:
+  void start(invoke_request call, cluster::router::invoke_handler handler);
+
+  registry& registry_;
+  cluster::router& router_;
+};
+
+}  // namespace hub
