@@ -1,0 +1,121 @@
+#include "api/routes.hpp"
+
+#include <boost/url/parse.hpp>
+#include <chrono>
+
+#include "api/error_response.hpp"
+#include "api/handlers.hpp"
+
+namespace hub::api {
+
+namespace {
+
+std::int64_t now_seconds(const services& svc) {
+  if (svc.now) return svc.now();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The rights each route needs (DOC-SAS; spec/protocol.md §2.4).
+unsigned rights_for(route_kind kind, std::string_view method) {
+  if (kind == route_kind::invoke_device || kind == route_kind::invoke_module) return service_connect;
+  return method == "GET" ? registry_read : registry_write;
+}
+
+}  // namespace
+
+std::optional<route> match_route(std::string_view method, std::string_view target, std::string& api_version,
+                                 bool& bad_target) {
+  bad_target = false;
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) {
+    bad_target = true;
+    return std::nullopt;
+  }
+  const auto& url = *parsed;
+  if (auto it = url.params().find("api-version"); it != url.params().end() && (*it).has_value)
+    api_version = std::string((*it).value);
+
+  // Each segment is percent-decoded exactly once and `+` stays `+` (spec/protocol.md §1.1).
+  std::vector<std::string> seg;
+  for (auto s : url.encoded_segments()) {
+    if (seg.size() > 8) return std::nullopt;
+    seg.push_back(s.decode());
+  }
+  // An optional trailing `/` (DOC-DM shows `/methods/`) leaves an empty last segment.
+  if (!seg.empty() && seg.back().empty()) seg.pop_back();
+
+  route r;
+  auto n = seg.size();
+  if (n >= 1 && seg[0] == "healthz" && n == 1) {
+    r.kind = route_kind::health;
+  } else if (n >= 1 && seg[0] == "devices") {
+    if (n == 1) {
+      r.kind = route_kind::device_list;
+    } else if (n == 2) {
+      r.kind = route_kind::device;
+      r.key.device_id = seg[1];
+    } else if (n == 3 && seg[2] == "modules") {
+      r.kind = route_kind::module_list;
+      r.key.device_id = seg[1];
+    } else if (n == 4 && seg[2] == "modules") {
+      r.kind = route_kind::module;
+      r.key = {seg[1], seg[3]};
+    } else {
+      return std::nullopt;
+    }
+  } else if (n >= 1 && seg[0] == "twins") {
+    if (n == 3 && seg[2] == "methods") {
+      r.kind = route_kind::invoke_device;
+      r.key.device_id = seg[1];
+    } else if (n == 5 && seg[2] == "modules" && seg[4] == "methods") {
+      r.kind = route_kind::invoke_module;
+      r.key = {seg[1], seg[3]};
+    } else {
+      return std::nullopt;
+    }
+  } else {
+    return std::nullopt;
+  }
+  (void)method;
+  return r;
+}
+
+boost::asio::awaitable<http_response> handle_request(http_request req, services& svc) {
+  std::string api_version;
+  bool bad_target = false;
+  auto r = match_route(req.method, req.target, api_version, bad_target);
+  http_response res;
+  if (!r) {
+    res = error_response(bad_target ? errc::argument_invalid : errc::not_found,
+                         bad_target ? "The request target is not a valid URL path." : "");
+  } else if (r->kind == route_kind::health) {
+    res.body = "{\"status\":\"ok\"}";
+  } else if (!allowed(r->kind, req.method)) {
+    res = error_response(errc::method_not_allowed);
+    res.headers.emplace_back("Allow", std::string(allowed_methods(r->kind)));
+  } else if (api_version.empty()) {
+    // IoT Hub requires api-version on every REST call (spec/protocol.md §1.2).
+    res = error_response(errc::invalid_protocol_version);
+  } else if (auto ec = authorize_service(req.authorization, rights_for(r->kind, req.method), svc.policies,
+                                         now_seconds(svc));
+             ec != errc::ok) {
+    res = error_response(ec);
+  } else {
+    switch (r->kind) {
+      case route_kind::invoke_device:
+      case route_kind::invoke_module:
+        res = co_await handle_invoke(req, r->key, svc);
+        break;
+      default:
+        res = co_await handle_registry(req, *r, svc);
+        break;
+    }
+  }
+  // Echo the caller's Request-Id (DOC-DM lists it among the response headers).
+  if (!req.request_id.empty()) res.headers.emplace_back("Request-Id", req.request_id);
+  co_return res;
+}
+
+}  // namespace hub::api

@@ -1,0 +1,30 @@
+#pragma once
+// The REST API of the hub: request in, response out. Route table, api-version and SAS checks,
+// then the registry and invoke handlers (spec/protocol.md §1, §6).
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <functional>
+
+#include "api/http_types.hpp"
+#include "core/auth.hpp"
+#include "core/invoker.hpp"
+#include "core/registry.hpp"
+
+namespace hub::api {
+
+/// What the handlers reach. Lives as long as the server.
+struct services {
+  hub::registry& registry;
+  hub::invoker& invoker;
+  const hub::policy_set& policies;
+  /// Whether an identity has a live link; called on the core strand only.
+  std::function<bool(const identity_key&)> is_connected;
+  /// Seconds since the epoch; injectable for tests.
+  std::function<std::int64_t()> now = nullptr;
+};
+
+/// Handles one request. Never throws for anything the client sent.
+boost::asio::awaitable<http_response> handle_request(http_request req, services& svc);
+
+}  // namespace hub::api

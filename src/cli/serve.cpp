@@ -1,0 +1,164 @@
+#include "cli/serve.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <fstream>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "api/routes.hpp"
+#include "cli/logging.hpp"
+#include "cluster/local/local_router.hpp"
+#include "codec/json/json_scan.hpp"
+#include "core/auth.hpp"
+#include "core/invoker.hpp"
+#include "core/registry.hpp"
+#include "store/sqlite/sqlite_registry.hpp"
+#include "transport/certificates.hpp"
+#include "transport/http_session.hpp"
+#include "transport/listener.hpp"
+#include "transport/mqtt_session.hpp"
+#include "transport/tls_context.hpp"
+
+namespace hub::cli {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A hub serving many devices needs many descriptors: take the whole hard limit.
+void raise_descriptor_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  rlim_t before = lim.rlim_cur;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  }
+  spdlog::info("open file limit: {} (was {}); each connected device uses one", lim.rlim_cur, before);
+}
+
+// Written once every listener is bound: tests and scripts wait for it rather than for a log line.
+void write_listening_file(const fs::path& path, const std::vector<std::pair<std::string, std::uint16_t>>& ports,
+                          const std::string& hostname, const fs::path& ca) {
+  std::string json = "{\"pid\":" + std::to_string(::getpid()) + ",\"hostname\":";
+  codec::json::append_escaped(json, hostname);
+  for (const auto& [name, port] : ports) {
+    json += ",";
+    codec::json::append_escaped(json, name);
+    json += ":" + std::to_string(port);
+  }
+  json += ",\"ca\":";
+  codec::json::append_escaped(json, ca.string());
+  json += "}\n";
+  auto tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << json;
+    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+  }
+  fs::rename(tmp, path);
+}
+
+}  // namespace
+
+int run_serve(const serve_config& cfg) {
+  setup_logging(cfg.log_format, cfg.log_level);
+  raise_descriptor_limit();
+
+  std::error_code fec;
+  fs::create_directories(cfg.data_dir, fec);
+  if (fec) throw std::runtime_error("cannot create data directory " + cfg.data_dir.string() + ": " + fec.message());
+  auto data_dir = fs::absolute(cfg.data_dir);
+
+  auto policies = load_or_create_policies(data_dir, cfg.hostname);
+  fs::path ca_path, chain_path, key_path;
+  if (!cfg.tls_cert.empty()) {
+    chain_path = cfg.tls_cert;
+    key_path = cfg.tls_key;
+  } else {
+    auto files = transport::ensure_certificates(data_dir, cfg.hostname);
+    ca_path = files.ca_cert;
+    chain_path = files.server_chain;
+    key_path = files.server_key;
+    if (files.generated) spdlog::info("generated a TLS CA and server certificate in {}", (data_dir / "tls").string());
+  }
+  auto tls = transport::make_server_tls_context(chain_path, key_path);
+
+  unsigned threads = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+  asio::io_context ioc(static_cast<int>(threads));
+  auto core = asio::make_strand(ioc);
+
+  registry reg(core, store::sqlite_registry::open(data_dir / "registry.db"));
+  cluster::local_router router(core, {cfg.max_inflight_per_device});
+  reg.on_revoked([&router](const identity_key& who) { router.revoke(who); });
+  invoker inv(reg, router);
+  api::services svc{reg, inv, policies, [&router](const identity_key& k) { return router.is_connected(k); }};
+
+  transport::http_limits http_limits;
+  http_limits.max_body_bytes = cfg.max_http_body_bytes;
+  transport::mqtt_limits mqtt_limits;
+  mqtt_limits.connect_deadline = std::chrono::seconds(cfg.connect_deadline_seconds);
+  transport::mqtt_services mqtt_svc{reg, router, policies, {}};
+
+  std::vector<std::unique_ptr<transport::listener>> listeners;
+  auto add = [&](std::string name, std::uint16_t port, transport::session_starter start) {
+    listeners.push_back(std::make_unique<transport::listener>(ioc, std::move(name), cfg.bind_address, port,
+                                                              std::move(start)));
+  };
+  add("https", cfg.https_port,
+      [&, tls](asio::ip::tcp::socket s) { transport::start_http_session(std::move(s), tls, svc, http_limits); });
+  if (cfg.http_port)
+    add("http", *cfg.http_port,
+        [&](asio::ip::tcp::socket s) { transport::start_http_session(std::move(s), nullptr, svc, http_limits); });
+  add("mqtts", cfg.mqtt_port,
+      [&, tls](asio::ip::tcp::socket s) { transport::start_mqtt_session(std::move(s), tls, mqtt_svc, mqtt_limits); });
+  if (cfg.mqtt_tcp_port)
+    add("mqtt", *cfg.mqtt_tcp_port, [&](asio::ip::tcp::socket s) {
+      transport::start_mqtt_session(std::move(s), nullptr, mqtt_svc, mqtt_limits);
+    });
+
+  std::vector<std::pair<std::string, std::uint16_t>> bound;
+  for (auto& l : listeners) {
+    l->run();
+    bound.emplace_back(l->name(), l->port());
+    spdlog::info("listening: {} on {}:{}", l->name(), cfg.bind_address, l->port());
+  }
+  spdlog::info("AMQP (port {}) is not served by this build yet; devices must use MQTT", cfg.amqp_port);
+  if (!ca_path.empty())
+    spdlog::info("TLS CA (give it to clients, e.g. NODE_EXTRA_CA_CERTS): {}", ca_path.string());
+  spdlog::info("registry: {} ({} identities)", (data_dir / "registry.db").string(), reg.size());
+  if (const auto* owner = policies.find("iothubowner"))
+    spdlog::info("iothubowner connection string: {}", service_connection_string(*owner, cfg.hostname));
+
+  auto listening = data_dir / "listening.json";
+  write_listening_file(listening, bound, cfg.hostname, ca_path);
+
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {} received: shutting down", sig);
+    for (auto& l : listeners) l->close();
+    ioc.stop();
+  });
+
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  for (auto& t : pool) t.join();
+
+  fs::remove(listening, fec);
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace hub::cli

@@ -1,0 +1,41 @@
+#pragma once
+// A TCP listener that hands each accepted socket to a session starter on its own strand.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace hub::transport {
+
+using session_starter = std::function<void(boost::asio::ip::tcp::socket)>;
+
+class listener {
+ public:
+  /// Binds `address:port` (port 0: the OS picks) and listens. Throws std::runtime_error with
+  /// the address on failure (port in use, no permission).
+  listener(boost::asio::io_context& ioc, std::string name, const std::string& address, std::uint16_t port,
+           session_starter start);
+
+  /// Starts accepting. Each socket is created on a new strand of the io_context.
+  void run();
+  /// Stops accepting; established sessions are not touched.
+  void close();
+
+  std::uint16_t port() const noexcept { return port_; }
+  const std::string& name() const noexcept { return name_; }
+
+ private:
+  void accept_next();
+
+  boost::asio::io_context& ioc_;
+  std::string name_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  session_starter start_;
+  boost::asio::steady_timer backoff_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace hub::transport

@@ -1,0 +1,479 @@
+#include "transport/mqtt_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "codec/mqtt/decode.hpp"
+#include "codec/mqtt/encode.hpp"
+#include "codec/mqtt/iothub_topics.hpp"
+#include "codec/mqtt/username.hpp"
+
+namespace hub::transport {
+
+namespace asio = boost::asio;
+namespace mqtt = codec::mqtt;
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t read_chunk = 4096;
+
+// The twin document a methods-only hub can honestly give (spec/protocol.md §3.9): empty
+// property sets, so an SDK that asks for its twin gets an answer instead of hanging.
+constexpr std::string_view empty_twin = R"({"desired":{"$version":1},"reported":{"$version":1}})";
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+tcp::socket& lowest(tcp::socket& s) { return s; }
+tcp::socket& lowest(asio::ssl::stream<tcp::socket>& s) { return s.next_layer(); }
+
+// What CONNECT learns on the core strand: the verdict and, when accepted, the session.
+struct connect_verdict {
+  mqtt::connect_return_code code = mqtt::connect_return_code::not_authorized;
+  bool session_present = false;
+  mqtt_session_store::filter_set filters;
+};
+
+template <class Stream>
+class mqtt_connection final : public std::enable_shared_from_this<mqtt_connection<Stream>> {
+ public:
+  mqtt_connection(Stream stream, mqtt_services& svc, const mqtt_limits& limits)
+      : stream_(std::move(stream)),
+        svc_(svc),
+        limits_(limits),
+        write_signal_(stream_.get_executor()),
+        watchdog_(stream_.get_executor()) {
+    write_signal_.expires_at(steady::time_point::max());
+  }
+
+  asio::awaitable<void> run();
+
+  // On the connection's strand.
+  void send_method(const method_request& req) {
+    if (closed_) return;
+    auto topic = mqtt::method_request_topic(req.method_name, req.rid);
+    // Method requests go out at QoS 0 (DOC-DM; spec/protocol.md §3.7).
+    mqtt::encode_publish(out_, topic, req.payload, 0, 0);
+    wake_writer();
+  }
+  void kick() {
+    spdlog::debug("mqtt {}: closed by the hub (newer connection or identity revoked)", who_.str());
+    shutdown();
+  }
+
+ private:
+  class link;
+
+  asio::awaitable<void> writer();
+  asio::awaitable<void> watchdog();
+  asio::awaitable<bool> on_connect(mqtt::connect& c);
+  bool on_packet(mqtt::packet& p);
+  void on_subscribe(const mqtt::subscribe& s);
+  void on_unsubscribe(const mqtt::unsubscribe& u);
+  bool on_publish(mqtt::publish& p);
+
+  void wake_writer() {
+    if (out_.size() > limits_.max_queued_bytes) {
+      spdlog::warn("mqtt {}: {} bytes unsent; dropping a connection that does not read", who_.str(), out_.size());
+      shutdown();
+      return;
+    }
+    write_signal_.cancel();
+  }
+  void shutdown() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    lowest(stream_).shutdown(tcp::socket::shutdown_both, ec);
+    lowest(stream_).close(ec);
+    write_signal_.cancel();
+    watchdog_.cancel();
+  }
+  void arm_deadline(std::chrono::steady_clock::duration d) { deadline_ = steady::now() + d; }
+  void store_filters() {
+    asio::post(svc_.registry.strand(), [&svc = svc_, who = who_, id = id_, f = filters_]() mutable {
+      svc.sessions.update(who, id, std::move(f));
+    });
+  }
+
+  Stream stream_;
+  mqtt_services& svc_;
+  const mqtt_limits& limits_;
+  asio::steady_timer write_signal_;  // cancelled to wake the writer
+  asio::steady_timer watchdog_;
+  steady::time_point deadline_ = steady::time_point::max();
+  std::chrono::steady_clock::duration keep_alive_window_{};
+  std::string in_;
+  std::string out_;
+  bool closed_ = false;
+  bool writer_done_ = false;
+
+  identity_key who_;
+  link_id id_ = 0;
+  bool clean_session_ = true;
+  mqtt_session_store::filter_set filters_;
+  bool methods_ = false;
+  std::uint64_t reported_version_ = 1;
+};
+
+// The connection as the core's device link: a weak handle, so a link the core still holds
+// never keeps a closed connection alive.
+template <class Stream>
+class mqtt_connection<Stream>::link final : public device_link {
+ public:
+  explicit link(std::weak_ptr<mqtt_connection> c, typename Stream::executor_type ex)
+      : conn_(std::move(c)), ex_(std::move(ex)) {}
+  void deliver(std::shared_ptr<const method_request> request) override {
+    asio::post(ex_, [c = conn_, r = std::move(request)] {
+      if (auto self = c.lock()) self->send_method(*r);
+    });
+  }
+  void kick(errc) override {
+    asio::post(ex_, [c = conn_] {
+      if (auto self = c.lock()) self->kick();
+    });
+  }
+
+ private:
+  std::weak_ptr<mqtt_connection> conn_;
+  typename Stream::executor_type ex_;
+};
+
+template <class Stream>
+asio::awaitable<void> mqtt_connection<Stream>::run() {
+  auto self = this->shared_from_this();
+  arm_deadline(limits_.connect_deadline);
+  asio::co_spawn(stream_.get_executor(), watchdog(), asio::detached);
+
+  bool connected = false;
+  std::size_t pos = 0;  // start of undecoded bytes in in_
+  while (!closed_) {
+    auto result = mqtt::decode(std::string_view(in_).substr(pos), limits_.max_packet_bytes);
+    if (result.status == mqtt::decode_status::ok) {
+      pos += result.consumed;
+      if (keep_alive_window_.count() > 0) arm_deadline(keep_alive_window_);
+      if (!connected) {
+        auto* c = std::get_if<mqtt::connect>(&result.packet);
+        // The first packet must be CONNECT (MQTT 3.1.1 §3.1).
+        if (!c || !co_await on_connect(*c)) break;
+        connected = true;
+        asio::co_spawn(stream_.get_executor(), writer(), asio::detached);
+        continue;
+      }
+      if (!on_packet(result.packet)) break;
+      continue;
+    }
+    if (result.status == mqtt::decode_status::error) {
+      if (!connected && result.error == mqtt::decode_error::unsupported_protocol_version) {
+        // MQTT 5 (or 3.1) CONNECT: refuse cleanly with "unacceptable protocol version".
+        std::string bytes;
+        mqtt::encode(bytes, mqtt::connack{false, mqtt::connect_return_code::unacceptable_protocol_version});
+        co_await asio::async_write(stream_, asio::buffer(bytes), use_nothrow);
+      } else {
+        spdlog::debug("mqtt {}: closing on bad packet: {}", connected ? who_.str() : "(connecting)",
+                      mqtt::to_string(result.error));
+      }
+      break;
+    }
+    // need_more: compact, then read. The buffer grows only as far as the packet in hand needs.
+    if (pos > 0) {
+      in_.erase(0, pos);
+      pos = 0;
+    }
+    std::size_t want = std::max(read_chunk, result.needed > in_.size() ? result.needed - in_.size() : 0);
+    std::size_t old = in_.size();
+    in_.resize(old + want);
+    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(in_.data() + old, want), use_nothrow);
+    in_.resize(old + n);
+    if (ec) break;
+    if (in_.empty()) in_.shrink_to_fit();
+  }
+  shutdown();
+  if (id_ != 0) {
+    svc_.presence.link_down(id_);
+    asio::post(svc_.registry.strand(), [&svc = svc_, who = who_, id = id_, clean = clean_session_] {
+      svc.sessions.close(who, id, clean);
+    });
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> mqtt_connection<Stream>::watchdog() {
+  auto self = this->shared_from_this();
+  while (!closed_) {
+    watchdog_.expires_at(deadline_);
+    (void)co_await watchdog_.async_wait(use_nothrow);
+    if (closed_) break;
+    if (steady::now() >= deadline_) {
+      spdlog::debug("mqtt {}: {} deadline passed; closing", id_ ? who_.str() : "(connecting)",
+                    id_ ? "keep-alive" : "CONNECT");
+      shutdown();
+      break;
+    }
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> mqtt_connection<Stream>::writer() {
+  auto self = this->shared_from_this();
+  std::string sending;
+  while (!closed_) {
+    if (out_.empty()) {
+      write_signal_.expires_at(steady::time_point::max());
+      co_await write_signal_.async_wait(use_nothrow);
+      continue;
+    }
+    // Everything queued so far goes out in one write: one syscall for a burst of requests.
+    sending.swap(out_);
+    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(sending), use_nothrow);
+    sending.clear();
+    if (sending.capacity() > 64 * 1024) sending.shrink_to_fit();
+    if (ec) {
+      shutdown();
+      break;
+    }
+  }
+}
+
+template <class Stream>
+asio::awaitable<bool> mqtt_connection<Stream>::on_connect(mqtt::connect& c) {
+  using rc = mqtt::connect_return_code;
+  auto refuse = [this](rc code) -> asio::awaitable<bool> {
+    std::string bytes;
+    mqtt::encode(bytes, mqtt::connack{false, code});
+    co_await asio::async_write(stream_, asio::buffer(bytes), use_nothrow);
+    co_return false;
+  };
+
+  // Client id: `deviceId` or `deviceId/moduleId` (spec/protocol.md §3.2).
+  identity_key who;
+  if (auto slash = c.client_id.find('/'); slash == std::string::npos) {
+    who.device_id = c.client_id;
+  } else {
+    who.device_id = c.client_id.substr(0, slash);
+    who.module_id = c.client_id.substr(slash + 1);
+  }
+  if (who.device_id.empty() || (c.client_id.find('/') != std::string::npos && who.module_id.empty()) ||
+      who.module_id.find('/') != std::string::npos)
+    co_return co_await refuse(rc::identifier_rejected);
+  if (!c.username || !c.password) co_return co_await refuse(rc::bad_username_or_password);
+  auto user = mqtt::parse_username(*c.username);
+  if (!user) co_return co_await refuse(rc::bad_username_or_password);
+  if (user->device_id != who.device_id || user->module_id != who.module_id)
+    co_return co_await refuse(rc::identifier_rejected);
+
+  link_id id = next_link_id();
+  auto verdict = co_await svc_.registry.async_read<connect_verdict>(
+      [&, id](registry& reg) {
+        connect_verdict v;
+        const auto* device = reg.find(identity_key{who.device_id, {}});
+        const auto* rec = who.is_module() ? reg.find(who) : device;
+        identity_keys keys;
+        if (rec) keys = {rec->primary_key, rec->secondary_key};
+        if (authorize_device(*c.password, who, rec ? &keys : nullptr, svc_.policies, unix_now()) != errc::ok) {
+          v.code = rc::not_authorized;  // bad, expired or foreign token (spec §3.3: 5)
+          return v;
+        }
+        if (!device->enabled || !rec->enabled) {
+          v.code = rc::server_unavailable;  // disabled (the C SDK reads 3 as "device disabled")
+          return v;
+        }
+        v.code = rc::accepted;
+        std::tie(v.filters, v.session_present) = svc_.sessions.open(who, id, c.clean_session);
+        return v;
+      },
+      asio::use_awaitable);
+  if (verdict.code != rc::accepted) {
+    spdlog::info("mqtt {}: CONNECT refused (return code {})", who.str(), static_cast<int>(verdict.code));
+    co_return co_await refuse(verdict.code);
+  }
+
+  who_ = std::move(who);
+  id_ = id;
+  clean_session_ = c.clean_session;
+  filters_ = std::move(verdict.filters);
+  for (const auto& f : filters_)
+    if (mqtt::classify_filter(f, who_.device_id, who_.module_id) == mqtt::filter_kind::methods) methods_ = true;
+
+  // Keep-alive enforced at 1.5x (MQTT 3.1.1 §3.1.2.10), capped at IoT Hub's maximum; a client
+  // that asks for none still gets the cap, so half-open connections end.
+  auto ka = std::chrono::seconds(c.keep_alive);
+  if (ka.count() == 0 || ka > limits_.max_keep_alive) ka = limits_.max_keep_alive;
+  keep_alive_window_ = ka + ka / 2;
+  arm_deadline(keep_alive_window_);
+  watchdog_.cancel();  // re-read the deadline
+
+  mqtt::encode(out_, mqtt::connack{verdict.session_present, rc::accepted});
+  svc_.presence.link_up(who_, id_,
+                        std::make_shared<link>(this->weak_from_this(), stream_.get_executor()), methods_);
+  spdlog::debug("mqtt {}: connected (clean session {}, keep-alive {} s, session present {})", who_.str(),
+                clean_session_, c.keep_alive, verdict.session_present);
+  co_return true;
+}
+
+template <class Stream>
+bool mqtt_connection<Stream>::on_packet(mqtt::packet& p) {
+  switch (mqtt::type_of(p)) {
+    case mqtt::packet_type::publish:
+      return on_publish(std::get<mqtt::publish>(p));
+    case mqtt::packet_type::subscribe:
+      on_subscribe(std::get<mqtt::subscribe>(p));
+      return true;
+    case mqtt::packet_type::unsubscribe:
+      on_unsubscribe(std::get<mqtt::unsubscribe>(p));
+      return true;
+    case mqtt::packet_type::pingreq:
+      mqtt::encode(out_, mqtt::pingresp{});
+      wake_writer();
+      return true;
+    case mqtt::packet_type::puback:
+      return true;  // the hub publishes at QoS 0; a stray PUBACK is harmless
+    case mqtt::packet_type::disconnect:
+      return false;
+    default:
+      // A second CONNECT, QoS 2 flow packets, or server-to-client packets (MQTT 3.1.1 §4.8).
+      spdlog::debug("mqtt {}: closing on unexpected packet type {}", who_.str(), static_cast<int>(mqtt::type_of(p)));
+      return false;
+  }
+}
+
+template <class Stream>
+void mqtt_connection<Stream>::on_subscribe(const mqtt::subscribe& s) {
+  mqtt::suback ack{s.packet_id, {}};
+  bool changed = false;
+  for (const auto& sub : s.subscriptions) {
+    auto kind = mqtt::classify_filter(sub.filter, who_.device_id, who_.module_id);
+    bool known = filters_.contains(sub.filter);
+    if (kind == mqtt::filter_kind::unknown || (!known && filters_.size() >= limits_.max_subscriptions)) {
+      ack.return_codes.push_back(mqtt::suback_failure);
+      continue;
+    }
+    // QoS 2 is granted as 1 (spec/protocol.md §3.6).
+    ack.return_codes.push_back(std::min<std::uint8_t>(sub.requested_qos, 1));
+    if (!known) {
+      filters_.insert(sub.filter);
+      changed = true;
+    }
+    if (kind == mqtt::filter_kind::methods && !methods_) {
+      methods_ = true;
+      svc_.presence.methods_subscribed(id_, true);
+    }
+  }
+  mqtt::encode(out_, ack);
+  wake_writer();
+  if (changed) store_filters();
+}
+
+template <class Stream>
+void mqtt_connection<Stream>::on_unsubscribe(const mqtt::unsubscribe& u) {
+  bool changed = false;
+  for (const auto& f : u.filters) {
+    if (filters_.erase(f) == 0) continue;
+    changed = true;
+    if (methods_ && mqtt::classify_filter(f, who_.device_id, who_.module_id) == mqtt::filter_kind::methods) {
+      methods_ = false;
+      svc_.presence.methods_subscribed(id_, false);
+    }
+  }
+  mqtt::encode(out_, mqtt::unsuback{u.packet_id});
+  wake_writer();
+  if (changed) store_filters();
+}
+
+std::atomic<std::uint64_t> telemetry_messages{0};
+
+template <class Stream>
+bool mqtt_connection<Stream>::on_publish(mqtt::publish& p) {
+  if (p.qos > 1) {
+    // IoT Hub closes the connection on a QoS 2 PUBLISH (DOC-MQTT; spec/protocol.md §3.1).
+    spdlog::debug("mqtt {}: QoS 2 PUBLISH; closing", who_.str());
+    return false;
+  }
+  auto ack = [&] {
+    if (p.qos == 1) mqtt::encode(out_, mqtt::puback{p.packet_id});
+  };
+  if (auto res = mqtt::parse_method_response_topic(p.topic)) {
+    // Python and Java answer at QoS 1 and wait for the PUBACK (spec/protocol.md §3.8).
+    ack();
+    svc_.presence.method_response(id_, std::move(res->rid), res->status, std::move(p.payload));
+  } else if (mqtt::is_telemetry_topic(p.topic, who_.device_id, who_.module_id)) {
+    ack();
+    telemetry_messages.fetch_add(1, std::memory_order_relaxed);
+  } else if (auto rid = mqtt::parse_twin_get_topic(p.topic)) {
+    ack();
+    mqtt::encode_publish(out_, "$iothub/twin/res/200/?$rid=" + *rid, empty_twin, 0, 0);
+  } else if (auto prid = mqtt::parse_twin_patch_reported_topic(p.topic)) {
+    ack();
+    ++reported_version_;
+    mqtt::encode_publish(out_, "$iothub/twin/res/204/?$rid=" + *prid + "&$version=" + std::to_string(reported_version_),
+                         {}, 0, 0);
+  } else {
+    // IoT Hub disconnects a device that publishes to a topic it does not serve.
+    spdlog::debug("mqtt {}: PUBLISH to unsupported topic '{}'; closing", who_.str(), p.topic);
+    return false;
+  }
+  wake_writer();
+  return true;
+}
+
+void report(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::warn("mqtt session ended by an unexpected error: {}", x.what());
+  }
+}
+
+asio::awaitable<void> run_tls(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, mqtt_services& svc,
+                              const mqtt_limits& limits) {
+  using stream_type = asio::ssl::stream<tcp::socket>;
+  stream_type stream(std::move(socket), *tls);
+  asio::steady_timer guard(stream.get_executor());
+  guard.expires_after(limits.handshake_timeout);
+  guard.async_wait([&stream](boost::system::error_code ec) {
+    if (!ec) {
+      boost::system::error_code ignored;
+      stream.next_layer().close(ignored);
+    }
+  });
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+  guard.cancel();
+  if (ec) co_return;
+  auto conn = std::make_shared<mqtt_connection<stream_type>>(std::move(stream), svc, limits);
+  co_await conn->run();
+}
+
+asio::awaitable<void> run_plain(tcp::socket socket, mqtt_services& svc, const mqtt_limits& limits) {
+  auto conn = std::make_shared<mqtt_connection<tcp::socket>>(std::move(socket), svc, limits);
+  co_await conn->run();
+}
+
+}  // namespace
+
+std::uint64_t mqtt_telemetry_messages() noexcept { return telemetry_messages.load(std::memory_order_relaxed); }
+
+void start_mqtt_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, mqtt_services& svc,
+                        const mqtt_limits& limits) {
+  auto ex = socket.get_executor();
+  if (tls)
+    asio::co_spawn(ex, run_tls(std::move(socket), std::move(tls), svc, limits), report);
+  else
+    asio::co_spawn(ex, run_plain(std::move(socket), svc, limits), report);
+}
+
+}  // namespace hub::transport
