@@ -1,16 +1,16 @@
 #include "cli/client_commands.hpp"
 
-#include <chrono>
-#include <cstdlib>
-#include <iostream>
-#include <memory>
-#include <string>
+#include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <fmt/format.h>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
 
 #include "cli/client_support.hpp"
 #include "cli/http_client.hpp"
@@ -182,9 +182,9 @@ void add_device_commands(CLI::App& app, const std::shared_ptr<client_state>& st,
   create->final_callback([st, &run] {
     run = [st] {
       hub_client hub(*st);
-      print_json(hub.call("PUT", identity_path(st->device),
-                          identity_create_body(st->device, {}, st->primary_key,
-                                               st->secondary_key, !st->disabled)));
+      print_json(hub.call(
+          "PUT", identity_path(st->device),
+          identity_create_body(st->device, {}, st->primary_key, st->secondary_key, !st->disabled)));
       return 0;
     };
   });
@@ -224,9 +224,8 @@ void add_device_commands(CLI::App& app, const std::shared_ptr<client_state>& st,
                                        enable ? "Enable a device" : "Disable a device");
     add_client_flags(cmd, s);
     add_device_flag(cmd, s);
-    cmd->final_callback([st, &run, enable] {
-      run = [st, enable] { return set_device_status(*st, enable); };
-    });
+    cmd->final_callback(
+        [st, &run, enable] { run = [st, enable] { return set_device_status(*st, enable); }; });
   }
 }
 
@@ -244,9 +243,9 @@ void add_module_commands(CLI::App& app, const std::shared_ptr<client_state>& st,
   create->final_callback([st, &run] {
     run = [st] {
       hub_client hub(*st);
-      print_json(hub.call("PUT", identity_path(st->device, st->module),
-                          identity_create_body(st->device, st->module, st->primary_key,
-                                               st->secondary_key, true)));
+      print_json(hub.call(
+          "PUT", identity_path(st->device, st->module),
+          identity_create_body(st->device, st->module, st->primary_key, st->secondary_key, true)));
       return 0;
     };
   });
@@ -287,8 +286,8 @@ void add_module_commands(CLI::App& app, const std::shared_ptr<client_state>& st,
 
 void add_connection_string_command(CLI::App& app, const std::shared_ptr<client_state>& st,
                                    std::function<int()>& run) {
-  auto* cmd = app.add_subcommand("connection-string",
-                                 "Print a device's or module's connection string");
+  auto* cmd =
+      app.add_subcommand("connection-string", "Print a device's or module's connection string");
   client_state& s = *st;
   add_client_flags(cmd, s);
   add_device_flag(cmd, s);
@@ -301,8 +300,8 @@ void add_connection_string_command(CLI::App& app, const std::shared_ptr<client_s
       hub_client hub(*st);
       auto identity = hub.call("GET", identity_path(st->device, st->module));
       auto key = identity_key_from_json(identity, st->key_choice == "secondary");
-      std::cout << identity_connection_string(hub.credentials().host_name, st->device,
-                                              st->module, key)
+      std::cout << identity_connection_string(hub.credentials().host_name, st->device, st->module,
+                                              key)
                 << '\n';
       return 0;
     };
@@ -337,10 +336,10 @@ void add_invoke_command(CLI::App& app, const std::shared_ptr<client_state>& st,
                             codec::sas::url_encode(st->module) + "/methods";
       const auto timeout =
           std::chrono::seconds(st->response_timeout + st->connect_timeout) + invoke_margin;
-      print_json(hub.call("POST", path,
-                          invoke_body(st->method, st->response_timeout, st->connect_timeout,
-                                      st->payload),
-                          {}, timeout));
+      print_json(
+          hub.call("POST", path,
+                   invoke_body(st->method, st->response_timeout, st->connect_timeout, st->payload),
+                   {}, timeout));
       return 0;
     };
   });
@@ -377,8 +376,9 @@ void add_sas_command(CLI::App& app, const std::shared_ptr<client_state>& st,
       } else {
         std::string text = flag_or_env(st->connection_string, "METHODHUB_CONNECTION_STRING");
         if (text.empty()) {
-          throw usage_error("pass --connection-string, or --key with --resource, or set "
-                            "METHODHUB_CONNECTION_STRING");
+          throw usage_error(
+              "pass --connection-string, or --key with --resource, or set "
+              "METHODHUB_CONNECTION_STRING");
         }
         r = sas_request_from_connection_string(text);
       }

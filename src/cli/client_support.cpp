@@ -1,14 +1,14 @@
 #include "cli/client_support.hpp"
 
-#include <array>
-#include <charconv>
-#include <random>
+#include <fmt/format.h>
 
+#include <array>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
-#include <fmt/format.h>
+#include <charconv>
+#include <random>
 
 #include "codec/sas/connection_string.hpp"
 #include "codec/sas/crypto.hpp"
@@ -33,9 +33,10 @@ std::string hub_endpoint::authority() const {
 
 hub_endpoint parse_hub_url(std::string_view url) {
   auto bad = [&](std::string_view why) {
-    return usage_error(fmt::format("bad hub URL '{}': {} (expected https://host[:port] or "
-                                   "http://host[:port])",
-                                   url, why));
+    return usage_error(
+        fmt::format("bad hub URL '{}': {} (expected https://host[:port] or "
+                    "http://host[:port])",
+                    url, why));
   };
   auto parsed = boost::urls::parse_absolute_uri(url);
   if (!parsed) throw bad("not an absolute URL");
@@ -169,8 +170,8 @@ void require_json(std::string_view text, std::string_view what) {
   if (ec) throw usage_error(fmt::format("{} is not valid JSON: {}", what, ec.message()));
 }
 
-std::string invoke_body(std::string_view method_name, int response_timeout_s,
-                        int connect_timeout_s, std::string_view payload_json) {
+std::string invoke_body(std::string_view method_name, int response_timeout_s, int connect_timeout_s,
+                        std::string_view payload_json) {
   return fmt::format(
       R"({{"methodName":{},"responseTimeoutInSeconds":{},"connectTimeoutInSeconds":{},"payload":{}}})",
       json::serialize(json::string(method_name)), response_timeout_s, connect_timeout_s,
@@ -190,8 +191,8 @@ std::string pretty_json(std::string_view text) {
     out.append(static_cast<std::size_t>(depth) * 2, ' ');
   };
   auto next_significant = [&](std::size_t i) {
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
-                               text[i] == '\r')) {
+    while (i < text.size() &&
+           (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) {
       ++i;
     }
     return i;
@@ -367,10 +368,11 @@ std::string uuid_v4() {
   }
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
-                     "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-                     b[12], b[13], b[14], b[15]);
+  return fmt::format(
+      "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
+      "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+      b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+      b[15]);
 }
 
 }  // namespace hub::cli

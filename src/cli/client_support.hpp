@@ -34,7 +34,7 @@ struct hub_endpoint {
   bool tls = true;
   std::string host;  // a name or an IP literal, without IPv6 brackets
   std::uint16_t port = 443;
-  std::string url;   // as given (or defaulted), for messages
+  std::string url;  // as given (or defaulted), for messages
   bool host_is_ip() const;
   /// The Host header value: host, bracketed if IPv6, plus `:port` when not the scheme default.
   std::string authority() const;
@@ -93,8 +93,8 @@ void require_json(std::string_view text, std::string_view what);
 /// The invoke body, built as text so that `payload_json` reaches the hub byte for byte:
 /// `{"methodName":..,"responseTimeoutInSeconds":..,"connectTimeoutInSeconds":..,"payload":..}`.
 /// `payload_json` must already be valid JSON (see require_json).
-std::string invoke_body(std::string_view method_name, int response_timeout_s,
-                        int connect_timeout_s, std::string_view payload_json);
+std::string invoke_body(std::string_view method_name, int response_timeout_s, int connect_timeout_s,
+                        std::string_view payload_json);
 
 /// Reindents valid JSON with 2 spaces per level. Tokens are copied verbatim (numbers keep their
 /// spelling, strings their escapes), so nothing the hub or the device sent is altered. Text that

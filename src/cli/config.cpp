@@ -1,5 +1,9 @@
 #include "cli/config.hpp"
 
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -10,10 +14,6 @@
 #include <sstream>
 #include <type_traits>
 #include <variant>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <toml++/toml.h>
 
 namespace hub::cli {
 
@@ -165,15 +165,15 @@ void apply_toml(serve_config& cfg, std::string_view toml_text, std::string_view 
   try {
     doc = toml::parse(toml_text, source_name);
   } catch (const toml::parse_error& e) {
-    throw usage_error(fmt::format("{}:{}: {}", source_name, e.source().begin.line,
-                                  e.description()));
+    throw usage_error(
+        fmt::format("{}:{}: {}", source_name, e.source().begin.line, e.description()));
   }
   for (const auto& [key, node] : doc) {
     const auto where = fmt::format("{}:{}", source_name, node.source().begin.line);
     const setting* s = find_setting(key.str());
     if (s == nullptr) {
-      throw usage_error(fmt::format("{}: unknown key '{}' (known keys: {})", where, key.str(),
-                                    known_names()));
+      throw usage_error(
+          fmt::format("{}: unknown key '{}' (known keys: {})", where, key.str(), known_names()));
     }
     const auto origin = fmt::format("{}: key '{}'", where, key.str());
     std::visit(
@@ -225,13 +225,14 @@ void validate(const serve_config& cfg) {
   }
   constexpr std::array<std::string_view, 5> levels{"trace", "debug", "info", "warn", "error"};
   if (std::find(levels.begin(), levels.end(), cfg.log_level) == levels.end()) {
-    throw usage_error(fmt::format(
-        "log_level: invalid value '{}' (expected trace, debug, info, warn or error)",
-        cfg.log_level));
+    throw usage_error(
+        fmt::format("log_level: invalid value '{}' (expected trace, debug, info, warn or error)",
+                    cfg.log_level));
   }
   if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
-    throw usage_error("tls_cert and tls_key must be given together (or neither, to use the "
-                      "certificate generated in the data directory)");
+    throw usage_error(
+        "tls_cert and tls_key must be given together (or neither, to use the "
+        "certificate generated in the data directory)");
   }
   if (cfg.max_inflight_per_device == 0) throw usage_error("max_inflight_per_device must be >= 1");
   if (cfg.connect_deadline_seconds == 0) throw usage_error("connect_deadline must be >= 1");

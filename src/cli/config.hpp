@@ -29,7 +29,7 @@ namespace hub::cli {
 
 /// The `serve` flags exactly as typed, before precedence is applied.
 struct serve_options {
-  std::string config_file;                  // `--config` (or METHODHUB_CONFIG), empty = none
+  std::string config_file;                   // `--config` (or METHODHUB_CONFIG), empty = none
   std::map<std::string, std::string> flags;  // setting name (`https_port`) -> flag value
 };
 

@@ -1,5 +1,6 @@
 #include "cli/http_client.hpp"
 
+#include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -12,7 +13,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <fmt/format.h>
 #include <optional>
 
 namespace hub::cli {
@@ -102,13 +102,12 @@ net::awaitable<void> run(const hub_endpoint& ep, const http_request& req,
     co_return;
   }
   stream.set_verify_mode(ssl::verify_peer);
-  stream.set_verify_callback(
-      [check = ssl::host_name_verification(ep.host), &out](bool preverified,
-                                                           ssl::verify_context& ctx) {
-        bool ok = check(preverified, ctx);
-        if (preverified && !ok) out.host_mismatch = true;
-        return ok;
-      });
+  stream.set_verify_callback([check = ssl::host_name_verification(ep.host), &out](
+                                 bool preverified, ssl::verify_context& ctx) {
+    bool ok = check(preverified, ctx);
+    if (preverified && !ok) out.host_mismatch = true;
+    return ok;
+  });
   out.at = stage::handshake;
   beast::get_lowest_layer(stream).expires_at(deadline);
   co_await stream.async_handshake(ssl::stream_base::client,
@@ -139,8 +138,8 @@ bool is_verify_failure(const error_code& ec) {
       throw client_error(fmt::format("cannot connect to {}: {}", ep.url, out.ec.message()));
     case stage::handshake:
       if (timed_out) {
-        throw client_error(fmt::format("TLS handshake with {} timed out after {} s", ep.url,
-                                       opt.timeout.count()));
+        throw client_error(
+            fmt::format("TLS handshake with {} timed out after {} s", ep.url, opt.timeout.count()));
       }
       if (out.host_mismatch) {
         throw client_error(fmt::format(
@@ -154,19 +153,17 @@ bool is_verify_failure(const error_code& ec) {
             "METHODHUB_CA",
             ep.host, X509_verify_cert_error_string(out.verify_result)));
       }
-      throw client_error(fmt::format("TLS handshake with {} failed: {}{}", ep.url,
-                                     out.ec.message(),
+      throw client_error(fmt::format("TLS handshake with {} failed: {}{}", ep.url, out.ec.message(),
                                      ep.tls ? " (is it an http:// port?)" : ""));
     case stage::write:
     case stage::read:
       if (timed_out) {
-        throw client_error(fmt::format("no answer from {} within {} s", ep.url,
-                                       opt.timeout.count()));
+        throw client_error(
+            fmt::format("no answer from {} within {} s", ep.url, opt.timeout.count()));
       }
       // A TLS listener drops a plaintext request without answering it.
       throw client_error(fmt::format(
-          "connection to {} failed before the answer was complete: {}{}", ep.url,
-          out.ec.message(),
+          "connection to {} failed before the answer was complete: {}{}", ep.url, out.ec.message(),
           !ep.tls && out.ec == http::error::end_of_stream ? " (is it an https:// port?)" : ""));
   }
   throw client_error("unreachable");
@@ -185,8 +182,8 @@ http_response perform(const hub_endpoint& ep, const http_request& req, const htt
     if (!opt.ca_file.empty()) {
       tls->load_verify_file(opt.ca_file.string(), ec);
       if (ec) {
-        throw usage_error(fmt::format("cannot load CA file {}: {}", opt.ca_file.string(),
-                                      ec.message()));
+        throw usage_error(
+            fmt::format("cannot load CA file {}: {}", opt.ca_file.string(), ec.message()));
       }
     }
   }

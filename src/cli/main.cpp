@@ -3,11 +3,10 @@
 // Exit codes: 0 success; 1 an error from the hub or the network, or the hub failing at run time;
 // 2 a usage error (bad flags, bad configuration, bad connection string or payload).
 
+#include <CLI/CLI.hpp>
 #include <exception>
 #include <functional>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/client_commands.hpp"
 #include "cli/client_support.hpp"

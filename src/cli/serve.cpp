@@ -110,16 +110,18 @@ int run_serve(const serve_config& cfg) {
   mqtt_limits.connect_deadline = std::chrono::seconds(cfg.connect_deadline_seconds);
   transport::mqtt_services mqtt_svc{reg, router, policies, {}};
 
+  transport::websocket_heads ws_heads{&mqtt_svc, &mqtt_limits};
+
   std::vector<std::unique_ptr<transport::listener>> listeners;
   auto add = [&](std::string name, std::uint16_t port, transport::session_starter start) {
     listeners.push_back(std::make_unique<transport::listener>(ioc, std::move(name), cfg.bind_address, port,
                                                               std::move(start)));
   };
   add("https", cfg.https_port,
-      [&, tls](asio::ip::tcp::socket s) { transport::start_http_session(std::move(s), tls, svc, http_limits); });
+      [&, tls](asio::ip::tcp::socket s) { transport::start_http_session(std::move(s), tls, svc, http_limits, ws_heads); });
   if (cfg.http_port)
     add("http", *cfg.http_port,
-        [&](asio::ip::tcp::socket s) { transport::start_http_session(std::move(s), nullptr, svc, http_limits); });
+        [&](asio::ip::tcp::socket s) { transport::start_http_session(std::move(s), nullptr, svc, http_limits, ws_heads); });
   add("mqtts", cfg.mqtt_port,
       [&, tls](asio::ip::tcp::socket s) { transport::start_mqtt_session(std::move(s), tls, mqtt_svc, mqtt_limits); });
   if (cfg.mqtt_tcp_port)

@@ -9,8 +9,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include "api/error_response.hpp"
+#include "transport/mqtt_session.hpp"
 
 namespace hub::transport {
 
@@ -45,8 +47,68 @@ asio::awaitable<void> write_response(Stream& stream, api::http_response r, unsig
   std::tie(ec, std::ignore) = co_await http::async_write(stream, res, use_nothrow);
 }
 
+// The WebSocket path every device SDK dials (spec/protocol.md §5); the query string is ignored
+// (Java appends `?iothub-no-client-cert=true`).
+bool is_websocket_path(std::string_view target) {
+  auto path = target.substr(0, target.find('?'));
+  return path == "/$iothub/websocket" || path == "/%24iothub/websocket";
+}
+
+// Picks the subprotocol: the client's own token, echoed exactly (C sends `MQTT`, the others
+// `mqtt`). Returns "" when none is served.
+std::string pick_subprotocol(std::string_view offered) {
+  while (!offered.empty()) {
+    auto comma = offered.find(',');
+    auto token = offered.substr(0, comma);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+    if (beast::iequals(token, "mqtt")) return std::string(token);
+    if (comma == std::string_view::npos) break;
+    offered.remove_prefix(comma + 1);
+  }
+  return {};
+}
+
 template <class Stream>
-asio::awaitable<void> serve(Stream& stream, api::services& svc, const http_limits& limits) {
+asio::awaitable<bool> upgrade(Stream& stream, http::request<http::string_body> req, const websocket_heads& heads,
+                              const http_limits& limits) {
+  beast::error_code ec;
+  auto fail = [&](std::string_view why) -> asio::awaitable<bool> {
+    beast::error_code wec;
+    co_await write_response(stream, api::error_response(errc::argument_invalid, why), req.version(), false, limits,
+                            wec);
+    co_return false;
+  };
+  if (!beast::websocket::is_upgrade(req))
+    co_return co_await fail("/$iothub/websocket accepts only WebSocket upgrades (GET with Upgrade: websocket).");
+  if (req[http::field::sec_websocket_key].empty() || req[http::field::sec_websocket_version] != "13")
+    co_return co_await fail("WebSocket upgrade without a valid Sec-WebSocket-Key or version 13.");
+  auto proto = pick_subprotocol(req[http::field::sec_websocket_protocol]);
+  if (proto.empty() || !heads.mqtt)
+    co_return co_await fail("Unsupported WebSocket subprotocol: use mqtt.");
+
+  beast::websocket::stream<Stream> ws(std::move(stream));
+  lowest(ws.next_layer()).expires_never();  // the protocol head keeps its own deadlines
+  beast::websocket::stream_base::timeout opt{limits.handshake_timeout, beast::websocket::stream_base::none(), false};
+  ws.set_option(opt);
+  ws.set_option(beast::websocket::stream_base::decorator([proto](beast::websocket::response_type& res) {
+    res.set(http::field::sec_websocket_protocol, proto);
+    res.set(http::field::server, "methodhub");
+  }));
+  ws.binary(true);
+  ws.auto_fragment(false);
+  ws.read_message_max(2 * heads.mqtt_lim->max_packet_bytes);
+  std::tie(ec) = co_await ws.async_accept(req, use_nothrow);
+  if (ec) co_return true;
+  co_await run_mqtt_over_websocket(std::move(ws), *heads.mqtt, *heads.mqtt_lim);
+  co_return true;
+}
+
+// Serves requests until the connection ends. Returns true when the stream was handed to a
+// WebSocket head (and so is no longer this session's to shut down).
+template <class Stream>
+asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limits& limits,
+                            const websocket_heads& heads) {
   beast::flat_buffer buffer;
   bool first = true;
   for (;;) {
@@ -63,10 +125,30 @@ asio::awaitable<void> serve(Stream& stream, api::services& svc, const http_limit
       beast::error_code wec;
       co_await write_response(stream, api::error_response(errc::argument_invalid, "Request headers too large."),
                               11, false, limits, wec);
-      co_return;
+      co_return false;
     }
-    if (ec) co_return;  // closed, timed out, or garbage: nothing useful to answer
+    if (ec == http::error::body_limit) {
+      // Beast's parser checks Content-Length against body_limit with the header: refuse the
+      // body from its declared length, before any of it is read.
+      beast::error_code wec;
+      co_await write_response(stream,
+                              api::error_response(errc::message_too_large,
+                                                  "The request body is larger than " +
+                                                      std::to_string(limits.max_body_bytes) + " bytes."),
+                              11, false, limits, wec);
+      co_return false;
+    }
+    if (ec) co_return false;  // closed, timed out, or garbage: nothing useful to answer
     auto& req_header = parser.get();
+    if (is_websocket_path(req_header.target())) {
+      if (parser.content_length() && *parser.content_length() > 0) {
+        beast::error_code wec;
+        co_await write_response(stream, api::error_response(errc::argument_invalid, "A WebSocket upgrade has no body."),
+                                req_header.version(), false, limits, wec);
+        co_return false;
+      }
+      co_return co_await upgrade(stream, parser.release(), heads, limits);
+    }
     const unsigned version = req_header.version();
     bool keep_alive = req_header.keep_alive();
 
@@ -78,16 +160,24 @@ asio::awaitable<void> serve(Stream& stream, api::services& svc, const http_limit
                                                   "The request body is larger than " +
                                                       std::to_string(limits.max_body_bytes) + " bytes."),
                               version, false, limits, wec);
-      co_return;
+      co_return false;
     }
     lowest(stream).expires_after(limits.read_timeout);
+    // curl and .NET send `Expect: 100-continue` before larger bodies; answer it rather than make
+    // them wait out their own timer.
+    if (auto it = req_header.find(http::field::expect);
+        it != req_header.end() && beast::iequals(it->value(), "100-continue")) {
+      http::response<http::empty_body> cont{http::status::continue_, version};
+      std::tie(ec, n) = co_await http::async_write(stream, cont, use_nothrow);
+      if (ec) co_return false;
+    }
     std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_nothrow);
     if (ec == http::error::body_limit) {
       beast::error_code wec;
       co_await write_response(stream, api::error_response(errc::message_too_large), version, false, limits, wec);
-      co_return;
+      co_return false;
     }
-    if (ec) co_return;
+    if (ec) co_return false;
     lowest(stream).expires_never();  // an invoke may legitimately take connect + response timeouts
 
     auto msg = parser.release();
@@ -106,28 +196,29 @@ asio::awaitable<void> serve(Stream& stream, api::services& svc, const http_limit
   }
   beast::error_code ec;
   lowest(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+  co_return false;
 }
 
 asio::awaitable<void> run_tls(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, api::services& svc,
-                              http_limits limits) {
+                              http_limits limits, websocket_heads heads) {
   beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
   beast::get_lowest_layer(stream).expires_after(limits.handshake_timeout);
   auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
   if (ec) co_return;
-  co_await serve(stream, svc, limits);
+  if (co_await serve(stream, svc, limits, heads)) co_return;
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
   co_await stream.async_shutdown(use_nothrow);
 }
 
-asio::awaitable<void> run_plain(tcp::socket socket, api::services& svc, http_limits limits) {
+asio::awaitable<void> run_plain(tcp::socket socket, api::services& svc, http_limits limits, websocket_heads heads) {
   beast::tcp_stream stream(std::move(socket));
-  co_await serve(stream, svc, limits);
+  co_await serve(stream, svc, limits, heads);
 }
 
 }  // namespace
 
 void start_http_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, api::services& svc,
-                        const http_limits& limits) {
+                        const http_limits& limits, const websocket_heads& ws) {
   auto ex = socket.get_executor();
   auto on_done = [](std::exception_ptr e) {
     if (!e) return;
@@ -138,9 +229,9 @@ void start_http_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> 
     }
   };
   if (tls)
-    asio::co_spawn(ex, run_tls(std::move(socket), std::move(tls), svc, limits), on_done);
+    asio::co_spawn(ex, run_tls(std::move(socket), std::move(tls), svc, limits, ws), on_done);
   else
-    asio::co_spawn(ex, run_plain(std::move(socket), svc, limits), on_done);
+    asio::co_spawn(ex, run_plain(std::move(socket), svc, limits, ws), on_done);
 }
 
 }  // namespace hub::transport

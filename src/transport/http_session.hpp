@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "api/routes.hpp"
+#include "transport/websocket_heads.hpp"
 
 namespace hub::transport {
 
@@ -22,8 +23,10 @@ struct http_limits {
 };
 
 /// Serves HTTP on `socket` until the peer closes, a deadline passes or the hub stops. With a
-/// TLS context the session handshakes first. The socket must be on its own strand.
+/// TLS context the session handshakes first. `GET /$iothub/websocket` upgrades to a WebSocket
+/// carrying MQTT (subprotocol `mqtt`, any case) for the heads in `ws`. The socket must be on its
+/// own strand.
 void start_http_session(boost::asio::ip::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> tls,
-                        api::services& svc, const http_limits& limits);
+                        api::services& svc, const http_limits& limits, const websocket_heads& ws);
 
 }  // namespace hub::transport

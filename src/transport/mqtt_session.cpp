@@ -16,6 +16,8 @@
 #include "codec/mqtt/encode.hpp"
 #include "codec/mqtt/iothub_topics.hpp"
 #include "codec/mqtt/username.hpp"
+#include "transport/websocket_heads.hpp"
+#include "transport/ws_byte_stream.hpp"
 
 namespace hub::transport {
 
@@ -40,6 +42,10 @@ std::int64_t unix_now() {
 
 tcp::socket& lowest(tcp::socket& s) { return s; }
 tcp::socket& lowest(asio::ssl::stream<tcp::socket>& s) { return s.next_layer(); }
+template <class WebSocket>
+tcp::socket& lowest(ws_byte_stream<WebSocket>& s) {
+  return s.lowest_socket();
+}
 
 // What CONNECT learns on the core strand: the verdict and, when accepted, the session.
 struct connect_verdict {
@@ -410,6 +416,11 @@ bool mqtt_connection<Stream>::on_publish(mqtt::publish& p) {
     // Python and Java answer at QoS 1 and wait for the PUBACK (spec/protocol.md §3.8).
     ack();
     svc_.presence.method_response(id_, std::move(res->rid), res->status, std::move(p.payload));
+  } else if (p.topic.starts_with("$iothub/methods/res/")) {
+    // A method answer we cannot read (no rid, status not a number) names no pending call:
+    // dropped like an unknown rid, not a reason to close the device's connection.
+    ack();
+    spdlog::debug("mqtt {}: unreadable method response topic '{}' dropped", who_.str(), p.topic);
   } else if (mqtt::is_telemetry_topic(p.topic, who_.device_id, who_.module_id)) {
     ack();
     telemetry_messages.fetch_add(1, std::memory_order_relaxed);
@@ -463,7 +474,22 @@ asio::awaitable<void> run_plain(tcp::socket socket, mqtt_services& svc, const mq
   co_await conn->run();
 }
 
+template <class WebSocket>
+asio::awaitable<void> run_websocket(WebSocket ws, mqtt_services& svc, const mqtt_limits& limits) {
+  using stream_type = ws_byte_stream<WebSocket>;
+  auto conn = std::make_shared<mqtt_connection<stream_type>>(stream_type(std::move(ws)), svc, limits);
+  co_await conn->run();
+}
+
 }  // namespace
+
+asio::awaitable<void> run_mqtt_over_websocket(wss_stream ws, mqtt_services& svc, const mqtt_limits& limits) {
+  return run_websocket(std::move(ws), svc, limits);
+}
+
+asio::awaitable<void> run_mqtt_over_websocket(ws_stream ws, mqtt_services& svc, const mqtt_limits& limits) {
+  return run_websocket(std::move(ws), svc, limits);
+}
 
 std::uint64_t mqtt_telemetry_messages() noexcept { return telemetry_messages.load(std::memory_order_relaxed); }
 
