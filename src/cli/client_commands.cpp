@@ -8,8 +8,11 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "cli/client_support.hpp"
@@ -30,6 +33,7 @@ constexpr std::chrono::seconds invoke_margin{15};
 
 /// Everything any client subcommand can be given; only the selected one's fields are set.
 struct client_state {
+  std::string data_dir;
   std::string connection_string;
   std::string hub_url;
   std::string ca;
@@ -66,16 +70,77 @@ std::int64_t now_unix() {
       .count();
 }
 
-/// One hub, reached with one set of credentials; every call is a fresh connection.
+/// What a hub running on this machine left in its data directory: enough to reach it with no
+/// flags at all (iothubowner's connection string, its HTTPS port, its CA). Empty fields when the
+/// directory has no running hub's files.
+struct local_hub {
+  std::string connection_string;
+  std::string url;
+  std::string ca;
+};
+
+local_hub find_local_hub(const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  local_hub out;
+  auto read = [](const fs::path& p) -> boost::json::value {
+    std::ifstream in(p);
+    if (!in) return nullptr;
+    std::stringstream text;
+    text << in.rdbuf();
+    boost::system::error_code ec;
+    auto v = boost::json::parse(text.str(), ec);
+    return ec ? boost::json::value(nullptr) : v;
+  };
+  const fs::path dir(data_dir);
+  auto listening = read(dir / "listening.json");
+  auto policies = read(dir / "policies.json");
+  std::string host = "localhost";
+  if (const auto* l = listening.if_object()) {
+    if (const auto* h = l->if_contains("hostname"); h && h->is_string()) host = std::string(h->get_string());
+    if (const auto* p = l->if_contains("https"); p && p->is_int64())
+      out.url = "https://localhost:" + std::to_string(p->get_int64());
+    else if (const auto* q = l->if_contains("http"); q && q->is_int64())
+      out.url = "http://localhost:" + std::to_string(q->get_int64());
+  }
+  if (const auto* doc = policies.if_object()) {
+    if (const auto* list = doc->if_contains("policies"); list && list->is_array()) {
+      for (const auto& p : list->get_array()) {
+        const auto* o = p.if_object();
+        if (!o) continue;
+        const auto* name = o->if_contains("name");
+        const auto* key = o->if_contains("primaryKey");
+        if (name && key && name->is_string() && key->is_string() && name->get_string() == "iothubowner")
+          out.connection_string = "HostName=" + host + ";SharedAccessKeyName=iothubowner;SharedAccessKey=" +
+                                  std::string(key->get_string());
+      }
+    }
+  }
+  if (fs::exists(dir / "tls" / "ca.pem")) out.ca = (dir / "tls" / "ca.pem").string();
+  return out;
+}
+
+std::string first_of(std::initializer_list<std::string> options) {
+  for (const auto& o : options)
+    if (!o.empty()) return o;
+  return {};
+}
+
+/// One hub, reached with one set of credentials; every call is a fresh connection. Without a
+/// connection string the client falls back to the hub whose data directory is at hand (the
+/// `--data-dir` of `serve`, `./methodhub-data` by default), so the CLI works on the hub's own
+/// machine with no set-up.
 class hub_client {
  public:
-  explicit hub_client(const client_state& s)
-      : creds_(parse_service_connection_string(
-            flag_or_env(s.connection_string, "METHODHUB_CONNECTION_STRING"))),
-        endpoint_(parse_hub_url(flag_or_env(s.hub_url, "METHODHUB_URL").empty()
-                                    ? "https://" + creds_.host_name + ":443"
-                                    : flag_or_env(s.hub_url, "METHODHUB_URL"))),
-        ca_(flag_or_env(s.ca, "METHODHUB_CA")) {}
+  explicit hub_client(const client_state& s) : hub_client(s, find_local_hub(flag_or_env(s.data_dir, "METHODHUB_DATA_DIR").empty() ? "methodhub-data" : flag_or_env(s.data_dir, "METHODHUB_DATA_DIR"))) {}
+
+  hub_client(const client_state& s, const local_hub& local)
+      : explicit_cs_(!flag_or_env(s.connection_string, "METHODHUB_CONNECTION_STRING").empty()),
+        creds_(parse_service_connection_string(
+            first_of({flag_or_env(s.connection_string, "METHODHUB_CONNECTION_STRING"), local.connection_string}))),
+        endpoint_(parse_hub_url(first_of({flag_or_env(s.hub_url, "METHODHUB_URL"),
+                                          explicit_cs_ ? std::string() : local.url,
+                                          "https://" + creds_.host_name + ":443"}))),
+        ca_(first_of({flag_or_env(s.ca, "METHODHUB_CA"), local.ca})) {}
 
   const service_credentials& credentials() const { return creds_; }
 
@@ -107,6 +172,7 @@ class hub_client {
   }
 
  private:
+  bool explicit_cs_;
   service_credentials creds_;
   hub_endpoint endpoint_;
   std::string ca_;
@@ -126,6 +192,11 @@ void add_client_flags(CLI::App* cmd, client_state& s) {
                   "Where the hub listens, e.g. https://127.0.0.1:8443 or http://127.0.0.1:8080 "
                   "(env METHODHUB_URL; default https://<HostName>:443)")
       ->type_name("URL");
+  cmd->add_option("--data-dir", s.data_dir,
+                  "Without a connection string, use the hub whose data directory this is "
+                  "(its iothubowner key, HTTPS port and CA; env METHODHUB_DATA_DIR; default "
+                  "methodhub-data)")
+      ->type_name("DIR");
   cmd->add_option("--ca", s.ca,
                   "PEM file of CA certificates to trust besides the system store; the hub's is "
                   "<data-dir>/tls/ca.pem (env METHODHUB_CA)")
