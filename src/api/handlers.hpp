@@ -12,7 +12,7 @@
 
 namespace hub::api {
 
-enum class route_kind { health, device_list, device, module_list, module, invoke_device, invoke_module };
+enum class route_kind { health, metrics, device_list, device, module_list, module, invoke_device, invoke_module };
 
 struct route {
   route_kind kind{};

@@ -20,6 +20,7 @@ using store::write_result;
 bool allowed(route_kind kind, std::string_view m) noexcept {
   switch (kind) {
     case route_kind::health:
+    case route_kind::metrics:
     case route_kind::device_list:
     case route_kind::module_list:
       return m == "GET";

@@ -1,5 +1,6 @@
 #include "api/routes.hpp"
 
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
 
@@ -48,8 +49,10 @@ std::optional<route> match_route(std::string_view method, std::string_view targe
 
   route r;
   auto n = seg.size();
-  if (n >= 1 && seg[0] == "healthz" && n == 1) {
+  if (n == 1 && seg[0] == "healthz") {
     r.kind = route_kind::health;
+  } else if (n == 1 && seg[0] == "metrics") {
+    r.kind = route_kind::metrics;
   } else if (n >= 1 && seg[0] == "devices") {
     if (n == 1) {
       r.kind = route_kind::device_list;
@@ -90,8 +93,13 @@ boost::asio::awaitable<http_response> handle_request(http_request req, services&
   if (!r) {
     res = error_response(bad_target ? errc::argument_invalid : errc::not_found,
                          bad_target ? "The request target is not a valid URL path." : "");
-  } else if (r->kind == route_kind::health) {
+  } else if (r->kind == route_kind::health && req.method == "GET") {
     res.body = "{\"status\":\"ok\"}";
+  } else if (r->kind == route_kind::metrics && svc.metrics && req.method == "GET") {
+    // Counts only, no identities or secrets: served without a token, like most scrape targets.
+    res.body = co_await svc.registry.async_read<std::string>([&](registry&) { return svc.metrics(); },
+                                                             boost::asio::use_awaitable);
+    res.content_type = "text/plain; version=0.0.4";
   } else if (!allowed(r->kind, req.method)) {
     res = error_response(errc::method_not_allowed);
     res.headers.emplace_back("Allow", std::string(allowed_methods(r->kind)));

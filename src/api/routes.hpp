@@ -20,6 +20,8 @@ struct services {
   const hub::policy_set& policies;
   /// Whether an identity has a live link; called on the core strand only.
   std::function<bool(const identity_key&)> is_connected;
+  /// Prometheus text for GET /metrics; called on the core strand. Null: /metrics is 404.
+  std::function<std::string()> metrics = nullptr;
   /// Seconds since the epoch; injectable for tests.
   std::function<std::int64_t()> now = nullptr;
 };

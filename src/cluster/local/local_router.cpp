@@ -49,21 +49,23 @@ void local_router::route(invoke_request call, invoke_handler handler) {
   }
   // Wait for a link to listen, at most connectTimeoutInSeconds (spec/protocol.md §1.5 (3)).
   auto timeout = call.connect_timeout;
-  identity_key who = call.target;
-  waiters_.push_front(waiter{std::move(call), std::move(handler), asio::steady_timer(core_)});
-  auto w = waiters_.begin();
-  waiting_by_id_.emplace(who, w);
-  w->deadline.expires_after(timeout);
-  w->deadline.async_wait([this, w](boost::system::error_code ec) {
+  std::uint64_t id = next_waiter_++;
+  waiting_by_id_.emplace(call.target, id);
+  auto& w = waiters_.try_emplace(id, waiter{std::move(call), std::move(handler), asio::steady_timer(core_)})
+                .first->second;
+  w.deadline.expires_after(timeout);
+  w.deadline.async_wait([this, id](boost::system::error_code ec) {
     if (ec) return;  // cancelled: the waiter was woken
-    auto range = waiting_by_id_.equal_range(w->call.target);
+    auto w = waiters_.find(id);
+    if (w == waiters_.end()) return;  // woken after the timer had already fired
+    auto range = waiting_by_id_.equal_range(w->second.call.target);
     for (auto i = range.first; i != range.second; ++i) {
-      if (i->second == w) {
+      if (i->second == id) {
         waiting_by_id_.erase(i);
         break;
       }
     }
-    finish(std::move(w->handler), {errc::device_not_online, 0, {}});
+    finish(std::move(w->second.handler), {errc::device_not_online, 0, {}});
     waiters_.erase(w);
   });
 }
@@ -155,14 +157,15 @@ void local_router::on_subscribed(link_id id, bool subscribed) {
 
 void local_router::wake_waiters(const identity_key& who) {
   auto range = waiting_by_id_.equal_range(who);
-  std::vector<std::list<waiter>::iterator> woken;
+  std::vector<std::uint64_t> woken;
   for (auto i = range.first; i != range.second; ++i) woken.push_back(i->second);
   waiting_by_id_.erase(range.first, range.second);
-  for (auto w : woken) {
-    w->deadline.cancel();
-    auto call = std::move(w->call);
-    auto handler = std::move(w->handler);
-    waiters_.erase(w);
+  for (auto id : woken) {
+    auto w = waiters_.find(id);
+    if (w == waiters_.end()) continue;
+    auto call = std::move(w->second.call);
+    auto handler = std::move(w->second.handler);
+    waiters_.erase(w);  // destroys the timer: its wait completes as cancelled, or finds nothing
     auto it = links_.find(who);
     if (it == links_.end() || !it->second.subscribed) {
       finish(std::move(handler), {errc::device_not_online, 0, {}});

@@ -7,7 +7,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -79,8 +78,11 @@ class local_router final : public router, public presence {
   std::unordered_map<identity_key, link_entry, identity_key_hash> links_;
   std::unordered_map<link_id, identity_key> link_owner_;
   std::unordered_map<std::uint64_t, pending_call> pending_;
-  std::unordered_multimap<identity_key, std::list<waiter>::iterator, identity_key_hash> waiting_by_id_;
-  std::list<waiter> waiters_;
+  // Calls waiting for a listening link, by waiter number. Timers find their waiter by number, never
+  // by pointer: a timer that has already fired can still run after the waiter was woken.
+  std::unordered_map<std::uint64_t, waiter> waiters_;
+  std::unordered_multimap<identity_key, std::uint64_t, identity_key_hash> waiting_by_id_;
+  std::uint64_t next_waiter_ = 1;
   std::uint64_t next_rid_ = 1;
 };
 
