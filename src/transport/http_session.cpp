@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -45,6 +46,30 @@ asio::awaitable<void> write_response(Stream& stream, api::http_response r, unsig
   auto res = to_beast(std::move(r), version, keep_alive);
   lowest(stream).expires_after(limits.write_timeout);
   std::tie(ec, std::ignore) = co_await http::async_write(stream, res, use_nothrow);
+}
+
+// After an early error answer the client may still be sending a body we refused to read. Closing
+// at once would reset the connection under its feet and it might never see our answer, so read
+// and discard for a short, bounded while first (a "lingering close", as nginx does).
+template <class Stream>
+asio::awaitable<void> linger(Stream& stream, const http_limits& limits) {
+  std::array<char, 8192> sink;
+  std::size_t total = 0;
+  const std::size_t budget = 4 * limits.max_body_bytes + 64 * 1024;
+  lowest(stream).expires_after(std::chrono::seconds(2));
+  while (total < budget) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_nothrow);
+    if (ec) break;
+    total += n;
+  }
+}
+
+// Answers with an error and closes, lingering so the client reads the answer.
+template <class Stream>
+asio::awaitable<void> refuse(Stream& stream, api::http_response res, unsigned version, const http_limits& limits) {
+  beast::error_code wec;
+  co_await write_response(stream, std::move(res), version, false, limits, wec);
+  if (!wec) co_await linger(stream, limits);
 }
 
 // The WebSocket path every device SDK dials (spec/protocol.md §5); the query string is ignored
@@ -122,20 +147,17 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     first = false;
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
     if (ec == http::error::header_limit) {
-      beast::error_code wec;
-      co_await write_response(stream, api::error_response(errc::argument_invalid, "Request headers too large."),
-                              11, false, limits, wec);
+      co_await refuse(stream, api::error_response(errc::argument_invalid, "Request headers too large."), 11, limits);
       co_return false;
     }
     if (ec == http::error::body_limit) {
       // Beast's parser checks Content-Length against body_limit with the header: refuse the
       // body from its declared length, before any of it is read.
-      beast::error_code wec;
-      co_await write_response(stream,
-                              api::error_response(errc::message_too_large,
-                                                  "The request body is larger than " +
-                                                      std::to_string(limits.max_body_bytes) + " bytes."),
-                              11, false, limits, wec);
+      co_await refuse(stream,
+                      api::error_response(errc::message_too_large, "The request body is larger than " +
+                                                                       std::to_string(limits.max_body_bytes) +
+                                                                       " bytes."),
+                      11, limits);
       co_return false;
     }
     if (ec) co_return false;  // closed, timed out, or garbage: nothing useful to answer
@@ -152,16 +174,6 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     const unsigned version = req_header.version();
     bool keep_alive = req_header.keep_alive();
 
-    // Refuse a body over the limit from its declared length, before reading it.
-    if (auto len = parser.content_length(); len && *len > limits.max_body_bytes) {
-      beast::error_code wec;
-      co_await write_response(stream,
-                              api::error_response(errc::message_too_large,
-                                                  "The request body is larger than " +
-                                                      std::to_string(limits.max_body_bytes) + " bytes."),
-                              version, false, limits, wec);
-      co_return false;
-    }
     lowest(stream).expires_after(limits.read_timeout);
     // curl and .NET send `Expect: 100-continue` before larger bodies; answer it rather than make
     // them wait out their own timer.
@@ -173,8 +185,7 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     }
     std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_nothrow);
     if (ec == http::error::body_limit) {
-      beast::error_code wec;
-      co_await write_response(stream, api::error_response(errc::message_too_large), version, false, limits, wec);
+      co_await refuse(stream, api::error_response(errc::message_too_large), version, limits);
       co_return false;
     }
     if (ec) co_return false;
