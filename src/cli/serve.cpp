@@ -1,6 +1,7 @@
 #include "cli/serve.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "core/invoker.hpp"
 #include "core/registry.hpp"
 #include "store/sqlite/sqlite_registry.hpp"
+#include "transport/amqp_session.hpp"
 #include "transport/certificates.hpp"
 #include "transport/http_session.hpp"
 #include "transport/listener.hpp"
@@ -103,12 +105,27 @@ int run_serve(const serve_config& cfg) {
   reg.on_revoked([&router](const identity_key& who) { router.revoke(who); });
   invoker inv(reg, router);
   api::services svc{reg, inv, policies, [&router](const identity_key& k) { return router.is_connected(k); }};
+  svc.metrics = [&reg, &router] {
+    return fmt::format(
+        "# HELP methodhub_identities Devices and modules in the registry.\n"
+        "# TYPE methodhub_identities gauge\nmethodhub_identities {}\n"
+        "# HELP methodhub_connected_links Identities with a live device link.\n"
+        "# TYPE methodhub_connected_links gauge\nmethodhub_connected_links {}\n"
+        "# HELP methodhub_pending_calls Method calls waiting for a device's answer.\n"
+        "# TYPE methodhub_pending_calls gauge\nmethodhub_pending_calls {}\n"
+        "# HELP methodhub_telemetry_messages_total Telemetry PUBLISHes acknowledged and discarded.\n"
+        "# TYPE methodhub_telemetry_messages_total counter\nmethodhub_telemetry_messages_total {}\n",
+        reg.size(), router.connected_links(), router.pending_calls(), transport::mqtt_telemetry_messages());
+  };
 
   transport::http_limits http_limits;
   http_limits.max_body_bytes = cfg.max_http_body_bytes;
   transport::mqtt_limits mqtt_limits;
   mqtt_limits.connect_deadline = std::chrono::seconds(cfg.connect_deadline_seconds);
   transport::mqtt_services mqtt_svc{reg, router, policies, {}};
+  transport::amqp_limits amqp_limits;
+  amqp_limits.auth_deadline = std::chrono::seconds(cfg.connect_deadline_seconds);
+  transport::amqp_services amqp_svc{reg, router, policies};
 
   transport::websocket_heads ws_heads{&mqtt_svc, &mqtt_limits};
 
@@ -128,6 +145,12 @@ int run_serve(const serve_config& cfg) {
     add("mqtt", *cfg.mqtt_tcp_port, [&](asio::ip::tcp::socket s) {
       transport::start_mqtt_session(std::move(s), nullptr, mqtt_svc, mqtt_limits);
     });
+  add("amqps", cfg.amqp_port,
+      [&, tls](asio::ip::tcp::socket s) { transport::start_amqp_session(std::move(s), tls, amqp_svc, amqp_limits); });
+  if (cfg.amqp_tcp_port)
+    add("amqp", *cfg.amqp_tcp_port, [&](asio::ip::tcp::socket s) {
+      transport::start_amqp_session(std::move(s), nullptr, amqp_svc, amqp_limits);
+    });
 
   std::vector<std::pair<std::string, std::uint16_t>> bound;
   for (auto& l : listeners) {
@@ -135,7 +158,6 @@ int run_serve(const serve_config& cfg) {
     bound.emplace_back(l->name(), l->port());
     spdlog::info("listening: {} on {}:{}", l->name(), cfg.bind_address, l->port());
   }
-  spdlog::info("AMQP (port {}) is not served by this build yet; devices must use MQTT", cfg.amqp_port);
   if (!ca_path.empty())
     spdlog::info("TLS CA (give it to clients, e.g. NODE_EXTRA_CA_CERTS): {}", ca_path.string());
   spdlog::info("registry: {} ({} identities)", (data_dir / "registry.db").string(), reg.size());

@@ -11,7 +11,9 @@ namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+           auto lower = [](char c) {
+             return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+           };
            return lower(x) == lower(y);
          });
 }
@@ -30,7 +32,8 @@ std::vector<std::string_view> split(std::string_view s) {
 
 std::string_view strip_scheme(std::string_view s) {
   for (std::string_view scheme : {"amqps://", "amqp://", "wss://", "https://"}) {
-    if (s.size() >= scheme.size() && iequals(s.substr(0, scheme.size()), scheme)) return s.substr(scheme.size());
+    if (s.size() >= scheme.size() && iequals(s.substr(0, scheme.size()), scheme))
+      return s.substr(scheme.size());
   }
   return s;
 }
@@ -69,7 +72,8 @@ std::optional<identity_key> parse_method_address(std::string_view address) {
     who.module_id = std::move(*mod);
     i = 4;
   }
-  if (segs.size() != i + 2 || segs[i] != "methods" || !iequals(segs[i + 1], "devicebound")) return std::nullopt;
+  if (segs.size() != i + 2 || segs[i] != "methods" || !iequals(segs[i + 1], "devicebound"))
+    return std::nullopt;
   return who;
 }
 

@@ -20,10 +20,10 @@ namespace hub::transport::amqp {
 /// once). Nullopt when the address is anything else.
 std::optional<identity_key> parse_method_address(std::string_view address);
 
-/// The identity a CBS audience or a token's `sr` names: `[scheme://]{host}/devices/{id}[/modules/{mid}]`,
-/// percent-decoded once if it contains `%` (Node and C# send it encoded). An empty device id
-/// means the audience names only the hub (`{host}` or `{host}/devices`: a policy token).
-/// Nullopt when it is neither.
+/// The identity a CBS audience or a token's `sr` names:
+/// `[scheme://]{host}/devices/{id}[/modules/{mid}]`, percent-decoded once if it contains `%` (Node
+/// and C# send it encoded). An empty device id means the audience names only the hub (`{host}` or
+/// `{host}/devices`: a policy token). Nullopt when it is neither.
 std::optional<identity_key> parse_audience(std::string_view audience);
 
 using uuid_bytes = std::array<std::uint8_t, 16>;

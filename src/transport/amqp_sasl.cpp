@@ -21,7 +21,8 @@ constexpr std::uint64_t sasl_init_code = 0x41;
 constexpr std::uint64_t sasl_outcome_code = 0x44;
 
 void put_u32(std::string& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 std::uint32_t get_u32(std::string_view s, std::size_t at) {
@@ -113,9 +114,14 @@ std::string encode_mechanisms(const std::vector<std::string_view>& mechanisms) {
 }
 
 std::string encode_outcome(sasl_code code) {
-  std::string body{static_cast<char>(described), static_cast<char>(smallulong),
-                   static_cast<char>(sasl_outcome_code), static_cast<char>(list8), 3, 1,
-                   static_cast<char>(ubyte), static_cast<char>(code)};
+  std::string body{static_cast<char>(described),
+                   static_cast<char>(smallulong),
+                   static_cast<char>(sasl_outcome_code),
+                   static_cast<char>(list8),
+                   3,
+                   1,
+                   static_cast<char>(ubyte),
+                   static_cast<char>(code)};
   return frame(body);
 }
 

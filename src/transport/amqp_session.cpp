@@ -31,16 +31,18 @@
 #include <proton/session.hpp>
 #include <proton/source.hpp>
 #include <proton/target.hpp>
+#include <proton/timestamp.hpp>
 #include <proton/tracker.hpp>
 #include <proton/transport.hpp>
 #include <proton/uuid.hpp>
-#include <proton/timestamp.hpp>
 #include <proton/value.hpp>
 #include <type_traits>
 
 #include "codec/sas/sas_token.hpp"
 #include "transport/amqp_address.hpp"
 #include "transport/amqp_sasl.hpp"
+#include "transport/amqp_websocket.hpp"
+#include "transport/ws_byte_stream.hpp"
 
 namespace hub::transport {
 
@@ -62,12 +64,21 @@ constexpr const char* resource_limit = "amqp:resource-limit-exceeded";
 constexpr const char* link_creation_conflict = "com.microsoft:link-creation-conflict";
 
 std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-tcp::socket& lowest(tcp::socket& s) { return s; }
-tcp::socket& lowest(asio::ssl::stream<tcp::socket>& s) { return s.next_layer(); }
+tcp::socket& lowest(tcp::socket& s) {
+  return s;
+}
+tcp::socket& lowest(asio::ssl::stream<tcp::socket>& s) {
+  return s.next_layer();
+}
+template <class WebSocket>
+tcp::socket& lowest(ws_byte_stream<WebSocket>& s) {
+  return s.lowest_socket();
+}
 
 // ---- token checks (run on the core strand) -----------------------------------------------------
 
@@ -168,6 +179,15 @@ class amqp_connection final : public proton::messaging_handler,
   };
 
   asio::awaitable<bool> security_layer(std::string& leftover);
+  // Not a coroutine on purpose: GCC 12 mishandles lambdas with init-captures built inside a
+  // co_await expression (the captured string was destroyed twice).
+  asio::awaitable<token_verdict> verify_async(std::string token) {
+    return svc_.registry.template async_read<token_verdict>(
+        [&svc = svc_, token = std::move(token)](registry& reg) mutable {
+          return verify_token(reg, svc.policies, std::move(token));
+        },
+        asio::use_awaitable);
+  }
   asio::awaitable<bool> read_some(std::string& in);
   asio::awaitable<void> writer();
   asio::awaitable<void> watchdog();
@@ -177,6 +197,7 @@ class amqp_connection final : public proton::messaging_handler,
   void on_session_open(proton::session& s) override;
   void on_receiver_open(proton::receiver& r) override;
   void on_sender_open(proton::sender& s) override;
+  void on_session_close(proton::session& s) override;
   void on_receiver_close(proton::receiver& r) override { forget(r, false); }
   void on_sender_close(proton::sender& s) override { forget(s, true); }
   void on_receiver_detach(proton::receiver& r) override { forget(r, false); }
@@ -187,8 +208,27 @@ class amqp_connection final : public proton::messaging_handler,
   void on_error(const proton::error_condition& e) override;
 
   void feed(std::string_view bytes);
+  void check_buffered();
   void pump();
   void shutdown();
+  // Runs work posted to the strand from outside dispatch(): an exception from Proton ends this
+  // connection, never the io_context thread.
+  template <class Fn>
+  void guarded(Fn&& fn) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      spdlog::debug("amqp: closing on an unexpected error: {}", e.what());
+      shutdown();
+    }
+  }
+  // Closes the AMQP connection with an error; the socket follows once the peer answers, or
+  // after a short grace.
+  void close_connection(const char* condition, const std::string& description) {
+    driver_.connection().close(proton::error_condition(condition, description));
+    close_by_ = steady::now() + std::chrono::seconds(2);
+    watchdog_.cancel();
+  }
   bool count_link(proton::link& l);
   template <class Link>
   void refuse(Link& l, const char* condition, const std::string& description);
@@ -198,7 +238,9 @@ class amqp_connection final : public proton::messaging_handler,
   void open_method_link(Link l, const identity_key& who);
   void forget(proton::link& l, bool is_sender);
   void on_put_token(proton::session session, const proton::message& m);
-  void reply_cbs(proton::session session, const proton::message_id& id, int status, const std::string& text);
+  void on_token_verdict(proton::session session, const proton::message_id& id, token_verdict v);
+  void reply_cbs(proton::session session, const proton::message_id& id, int status,
+                 const std::string& text);
   void flush_cbs();
   void on_method_response(identity_state& st, const proton::message& m);
   void flush_requests(identity_state& st);
@@ -214,7 +256,9 @@ class amqp_connection final : public proton::messaging_handler,
   steady::time_point auth_deadline_{};
   steady::time_point proton_tick_ = steady::time_point::max();
   bool closed_ = false;
-  bool accepted_ = false;     // the security layer is done and the driver runs
+  bool accepted_ = false;    // the security layer is done and the driver runs
+  bool input_done_ = false;  // the driver reads no more
+  steady::time_point close_by_ = steady::time_point::max();  // after we closed: grace for the peer
   bool finished_ = false;     // the driver is done: flush, then close the socket
   bool dispatching_ = false;  // inside driver_.dispatch(): handlers must not pump
   std::string sending_;
@@ -239,12 +283,12 @@ class amqp_connection<Stream>::link final : public device_link {
       : conn_(std::move(c)), ex_(std::move(ex)), id_(id) {}
   void deliver(std::shared_ptr<const method_request> request) override {
     asio::post(ex_, [c = conn_, id = id_, r = std::move(request)]() mutable {
-      if (auto self = c.lock()) self->send_method(id, std::move(r));
+      if (auto self = c.lock()) self->guarded([&] { self->send_method(id, std::move(r)); });
     });
   }
   void kick(errc reason) override {
     asio::post(ex_, [c = conn_, id = id_, reason] {
-      if (auto self = c.lock()) self->kick(id, reason);
+      if (auto self = c.lock()) self->guarded([&] { self->kick(id, reason); });
     });
   }
 
@@ -328,7 +372,8 @@ asio::awaitable<bool> amqp_connection<Stream>::security_layer(std::string& lefto
   std::string out(amqp::sasl_header);
   // The C SDK fails unless MSSBCBS is offered (spec §4.1).
   out += amqp::encode_mechanisms({"MSSBCBS", "ANONYMOUS", "PLAIN"});
-  if (auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out), use_nothrow); ec) co_return false;
+  if (auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out), use_nothrow); ec)
+    co_return false;
 
   amqp::init_result init;
   for (;;) {
@@ -348,9 +393,7 @@ asio::awaitable<bool> amqp_connection<Stream>::security_layer(std::string& lefto
     auto creds = amqp::parse_plain(init.init.initial_response);
     token_verdict v;
     if (creds) {
-      v = co_await svc_.registry.async_read<token_verdict>(
-          [&svc = svc_, token = creds->password](registry& reg) { return verify_token(reg, svc.policies, token); },
-          asio::use_awaitable);
+      v = co_await verify_async(std::move(creds->password));
     }
     if (v.ok) {
       ever_authorized_ = true;
@@ -362,7 +405,8 @@ asio::awaitable<bool> amqp_connection<Stream>::security_layer(std::string& lefto
     code = amqp::sasl_code::auth;
   }
   auto outcome = amqp::encode_outcome(code);
-  if (auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(outcome), use_nothrow); ec) co_return false;
+  if (auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(outcome), use_nothrow); ec)
+    co_return false;
   if (code != amqp::sasl_code::ok) {
     spdlog::debug("amqp: SASL {} refused", mech);
     co_return false;
@@ -381,20 +425,48 @@ void amqp_connection<Stream>::feed(std::string_view bytes) {
     driver_.read_done(n);
     bytes.remove_prefix(n);
     pump();
+    check_buffered();
   }
   pump();
+}
+
+// Proton buffers a message until its last frame: bound what a peer can make us hold.
+template <class Stream>
+void amqp_connection<Stream>::check_buffered() {
+  if (closed_ || !accepted_ || close_by_ != steady::time_point::max()) return;
+  for (auto s : driver_.connection().sessions()) {
+    if (s.incoming_bytes() > limits_.max_message_bytes) {
+      spdlog::debug("amqp: {} bytes of an unfinished message buffered; closing",
+                    s.incoming_bytes());
+      close_connection(resource_limit, "message too large");
+      pump();
+      return;
+    }
+  }
 }
 
 template <class Stream>
 void amqp_connection<Stream>::pump() {
   if (dispatching_ || closed_) return;
   dispatching_ = true;
-  bool more = driver_.dispatch();
+  bool more = false;
+  try {
+    more = driver_.dispatch();
+  } catch (const std::exception& e) {
+    // Proton throws on messages it cannot decode; the connection goes, the hub stays.
+    dispatching_ = false;
+    spdlog::debug("amqp: closing on an error while handling a frame: {}", e.what());
+    shutdown();
+    return;
+  }
   dispatching_ = false;
   if (!more) finished_ = true;
+  // The peer will not be heard again (EOS or a framing error): send what is queued and close.
+  if (driver_.read_buffer().size == 0) input_done_ = true;
   auto next = driver_.tick(proton::timestamp::now());
   if (next.milliseconds() != 0) {
-    auto wait = std::chrono::milliseconds(next.milliseconds() - proton::timestamp::now().milliseconds());
+    auto wait =
+        std::chrono::milliseconds(next.milliseconds() - proton::timestamp::now().milliseconds());
     proton_tick_ = steady::now() + std::max(wait, std::chrono::milliseconds(0));
   } else {
     proton_tick_ = steady::time_point::max();
@@ -405,7 +477,7 @@ void amqp_connection<Stream>::pump() {
     shutdown();
     return;
   }
-  if (wb.size > 0 || finished_) write_signal_.cancel();
+  if (wb.size > 0 || finished_ || input_done_) write_signal_.cancel();
 }
 
 template <class Stream>
@@ -425,7 +497,7 @@ asio::awaitable<void> amqp_connection<Stream>::writer() {
   while (!closed_) {
     auto wb = driver_.write_buffer();
     if (wb.size == 0) {
-      if (finished_) break;
+      if (finished_ || input_done_) break;
       write_signal_.expires_at(steady::time_point::max());
       co_await write_signal_.async_wait(use_nothrow);
       continue;
@@ -446,7 +518,7 @@ asio::awaitable<void> amqp_connection<Stream>::writer() {
 
 template <class Stream>
 steady::time_point amqp_connection<Stream>::next_wake() {
-  auto t = proton_tick_;
+  auto t = std::min(proton_tick_, close_by_);
   if (!ever_authorized_) t = std::min(t, auth_deadline_);
   for (const auto& [key, tok] : tokens_) {
     auto left = std::chrono::seconds(std::max<std::int64_t>(0, tok.expires - unix_now()));
@@ -463,15 +535,19 @@ asio::awaitable<void> amqp_connection<Stream>::watchdog() {
     (void)co_await watchdog_.async_wait(use_nothrow);
     if (closed_) break;
     auto now = steady::now();
-    if (!ever_authorized_ && now >= auth_deadline_) {
-      spdlog::debug("amqp: no valid token within {} s; closing", limits_.auth_deadline.count());
-      if (accepted_) {
-        driver_.connection().close(proton::error_condition(unauthorized_access, "no valid token"));
-        pump();
-      } else {
-        shutdown();
-      }
+    if (now >= close_by_) {
+      shutdown();
       break;
+    }
+    if (!ever_authorized_ && now >= auth_deadline_ && close_by_ == steady::time_point::max()) {
+      spdlog::debug("amqp: no valid token within {} s; closing", limits_.auth_deadline.count());
+      if (!accepted_) {
+        shutdown();
+        break;
+      }
+      close_connection(unauthorized_access, "no valid token");
+      pump();
+      continue;
     }
     // Expired tokens: that identity's links go (spec §4.2), the connection stays.
     auto t = unix_now();
@@ -496,16 +572,30 @@ void amqp_connection<Stream>::on_connection_open(proton::connection& c) {
 template <class Stream>
 void amqp_connection<Stream>::on_session_open(proton::session& s) {
   if (++sessions_ > limits_.max_sessions) {
-    s.connection().close(proton::error_condition(resource_limit, "too many sessions"));
+    close_connection(resource_limit, "too many sessions");
     return;
   }
   if (s.uninitialized()) s.open();
 }
 
 template <class Stream>
-bool amqp_connection<Stream>::count_link(proton::link& l) {
+void amqp_connection<Stream>::on_session_close(proton::session& s) {
+  if (sessions_ > 0) --sessions_;
+  // A session ended without detaching its links first: forget its method links now.
+  std::vector<std::pair<proton::link, bool>> gone;
+  for (auto& [key, st] : identities_) {
+    if (st.requests && st.requests->session() == s) gone.emplace_back(*st.requests, true);
+    if (st.responses && st.responses->session() == s) gone.emplace_back(*st.responses, false);
+  }
+  for (auto& [l, is_sender] : gone) forget(l, is_sender);
+  for (auto l : s.senders()) links_.erase({l.name(), true});
+  for (auto l : s.receivers()) links_.erase({l.name(), false});
+}
+
+template <class Stream>
+bool amqp_connection<Stream>::count_link(proton::link&) {
   if (links_.size() >= limits_.max_links) {
-    l.connection().close(proton::error_condition(resource_limit, "too many links"));
+    close_connection(resource_limit, "too many links");
     return false;
   }
   return true;
@@ -513,7 +603,8 @@ bool amqp_connection<Stream>::count_link(proton::link& l) {
 
 template <class Stream>
 template <class Link>
-void amqp_connection<Stream>::refuse(Link& l, const char* condition, const std::string& description) {
+void amqp_connection<Stream>::refuse(Link& l, const char* condition,
+                                     const std::string& description) {
   spdlog::debug("amqp: refusing link '{}': {} ({})", l.name(), condition, description);
   if (l.uninitialized()) l.open();
   l.close(proton::error_condition(condition, description));
@@ -569,24 +660,30 @@ void amqp_connection<Stream>::attach_method_link(Link l, identity_key who) {
   }
   // Hold the link in the table while the registry answers, so the count stays right.
   constexpr bool is_sender = std::is_same_v<Link, proton::sender>;
-  links_[{l.name(), is_sender}] = link_role{is_sender ? link_kind::method_out : link_kind::method_in, {}};
+  links_[{l.name(), is_sender}] =
+      link_role{is_sender ? link_kind::method_out : link_kind::method_in, {}};
   auto token = hub->second.token;
   auto expires = hub->second.expires;
   svc_.registry.template async_read<bool>(
-      [&svc = svc_, token, who](registry& reg) { return verify_policy_token_for(reg, svc.policies, token, who); },
-      asio::bind_executor(stream_.get_executor(), [w = this->weak_from_this(), l, who, token, expires, is_sender](bool ok) mutable {
+      [&svc = svc_, token, who](registry& reg) {
+        return verify_policy_token_for(reg, svc.policies, token, who);
+      },
+      asio::bind_executor(stream_.get_executor(), [w = this->weak_from_this(), l, who, token,
+                                                   expires, is_sender](bool ok) mutable {
         auto self = w.lock();
         if (!self || self->closed_ || self->finished_) return;
-        auto entry = self->links_.find({l.name(), is_sender});
-        if (entry == self->links_.end()) return;  // detached meanwhile
-        self->links_.erase(entry);
-        if (ok) {
-          self->tokens_[who.str()] = token_state{token, expires};
-          self->open_method_link(l, who);
-        } else {
-          self->refuse(l, unauthorized_access, "token does not cover " + who.str());
-        }
-        self->pump();
+        self->guarded([&] {
+          auto entry = self->links_.find({l.name(), is_sender});
+          if (entry == self->links_.end()) return;  // detached meanwhile
+          self->links_.erase(entry);
+          if (ok) {
+            self->tokens_[who.str()] = token_state{token, expires};
+            self->open_method_link(l, who);
+          } else {
+            self->refuse(l, unauthorized_access, "token does not cover " + who.str());
+          }
+          self->pump();
+        });
       }));
 }
 
@@ -599,15 +696,17 @@ void amqp_connection<Stream>::open_method_link(Link l, const identity_key& who) 
   if (fresh) {
     st.who = who;
     st.id = next_link_id();
-    svc_.presence.link_up(who, st.id, std::make_shared<link>(this->weak_from_this(), stream_.get_executor(), st.id),
-                          false);
+    svc_.presence.link_up(
+        who, st.id, std::make_shared<link>(this->weak_from_this(), stream_.get_executor(), st.id),
+        false);
     spdlog::debug("amqp {}: method links opening (link {})", key, st.id);
   }
   if constexpr (std::is_same_v<Link, proton::sender>) {
     if (st.requests) {
       // A second receiver for the same identity on this connection replaces the first.
       links_.erase({st.requests->name(), true});
-      st.requests->close(proton::error_condition(link_creation_conflict, "replaced by a newer link"));
+      st.requests->close(
+          proton::error_condition(link_creation_conflict, "replaced by a newer link"));
     }
     links_[{l.name(), true}] = link_role{link_kind::method_out, key};
     st.requests = l;
@@ -616,7 +715,8 @@ void amqp_connection<Stream>::open_method_link(Link l, const identity_key& who) 
   } else {
     if (st.responses) {
       links_.erase({st.responses->name(), false});
-      st.responses->close(proton::error_condition(link_creation_conflict, "replaced by a newer link"));
+      st.responses->close(
+          proton::error_condition(link_creation_conflict, "replaced by a newer link"));
     }
     links_[{l.name(), false}] = link_role{link_kind::method_in, key};
     st.responses = l;
@@ -752,30 +852,35 @@ void amqp_connection<Stream>::on_put_token(proton::session session, const proton
       [&svc = svc_, token = std::move(token)](registry& reg) mutable {
         return verify_token(reg, svc.policies, std::move(token));
       },
-      asio::bind_executor(stream_.get_executor(),
-                          [w = this->weak_from_this(), session, id](token_verdict v) mutable {
-                            auto self = w.lock();
-                            if (!self || self->closed_ || self->finished_) return;
-                            auto key = v.who.str();
-                            if (!v.ok) {
-                              self->reply_cbs(session, id, 401, "Unauthorized");
-                            } else if (!self->tokens_.contains(key) &&
-                                       self->tokens_.size() >= self->limits_.max_identities) {
-                              self->reply_cbs(session, id, 403, "too many identities on one connection");
-                            } else {
-                              // A token put again refreshes in place (spec §4.2).
-                              self->ever_authorized_ = true;
-                              self->tokens_[key] = token_state{std::move(v.token), v.expires};
-                              self->watchdog_.cancel();  // re-read the next expiry
-                              self->reply_cbs(session, id, 200, "OK");
-                            }
-                            self->pump();
-                          }));
+      asio::bind_executor(stream_.get_executor(), [w = this->weak_from_this(), session,
+                                                   id](token_verdict v) mutable {
+        auto self = w.lock();
+        if (!self || self->closed_ || self->finished_) return;
+        self->guarded([&] { self->on_token_verdict(session, id, std::move(v)); });
+      }));
 }
 
 template <class Stream>
-void amqp_connection<Stream>::reply_cbs(proton::session session, const proton::message_id& id, int status,
-                                        const std::string& text) {
+void amqp_connection<Stream>::on_token_verdict(proton::session session,
+                                               const proton::message_id& id, token_verdict v) {
+  auto key = v.who.str();
+  if (!v.ok) {
+    reply_cbs(session, id, 401, "Unauthorized");
+  } else if (!tokens_.contains(key) && tokens_.size() >= limits_.max_identities) {
+    reply_cbs(session, id, 403, "too many identities on one connection");
+  } else {
+    // A token put again refreshes in place (spec §4.2).
+    ever_authorized_ = true;
+    tokens_[key] = token_state{std::move(v.token), v.expires};
+    watchdog_.cancel();  // re-read the next expiry
+    reply_cbs(session, id, 200, "OK");
+  }
+  pump();
+}
+
+template <class Stream>
+void amqp_connection<Stream>::reply_cbs(proton::session session, const proton::message_id& id,
+                                        int status, const std::string& text) {
   proton::message r;
   // The C SDK reads a ulong, Java a uuid, C# and Node compare strings: echo the type (spec §4.2).
   r.correlation_id(id);
@@ -910,7 +1015,8 @@ void amqp_connection<Stream>::on_method_response(identity_state& st, const proto
   // A missing body means a null payload (Node, payload undefined; spec §4.5).
   std::string payload = string_of(m.body());
   if (payload.empty()) payload = "null";
-  svc_.presence.method_response(st.id, std::move(*rid), static_cast<int>(status64), std::move(payload));
+  svc_.presence.method_response(st.id, std::move(*rid), static_cast<int>(status64),
+                                std::move(payload));
 }
 
 template <class Stream>
@@ -947,8 +1053,8 @@ void report(std::exception_ptr e) {
   }
 }
 
-asio::awaitable<void> run_tls(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, amqp_services& svc,
-                              const amqp_limits& limits) {
+asio::awaitable<void> run_tls(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
+                              amqp_services& svc, const amqp_limits& limits) {
   using stream_type = asio::ssl::stream<tcp::socket>;
   stream_type stream(std::move(socket), *tls);
   asio::steady_timer guard(stream.get_executor());
@@ -971,10 +1077,28 @@ asio::awaitable<void> run_plain(tcp::socket socket, amqp_services& svc, const am
   co_await conn->run();
 }
 
+template <class WebSocket>
+asio::awaitable<void> run_websocket(WebSocket ws, amqp_services& svc, const amqp_limits& limits) {
+  using stream_type = ws_byte_stream<WebSocket>;
+  auto conn =
+      std::make_shared<amqp_connection<stream_type>>(stream_type(std::move(ws)), svc, limits);
+  co_await conn->run();
+}
+
 }  // namespace
 
-void start_amqp_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, amqp_services& svc,
-                        const amqp_limits& limits) {
+asio::awaitable<void> run_amqp_over_websocket(wss_stream ws, amqp_services& svc,
+                                              const amqp_limits& limits) {
+  return run_websocket(std::move(ws), svc, limits);
+}
+
+asio::awaitable<void> run_amqp_over_websocket(ws_stream ws, amqp_services& svc,
+                                              const amqp_limits& limits) {
+  return run_websocket(std::move(ws), svc, limits);
+}
+
+void start_amqp_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
+                        amqp_services& svc, const amqp_limits& limits) {
   auto ex = socket.get_executor();
   if (tls)
     asio::co_spawn(ex, run_tls(std::move(socket), std::move(tls), svc, limits), report);

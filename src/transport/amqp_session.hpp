@@ -19,14 +19,15 @@
 namespace hub::transport {
 
 struct amqp_limits {
-  std::uint32_t max_frame_size = 64 * 1024;       // ours; bigger messages arrive in several frames
-  std::uint16_t max_sessions = 16;                // per connection (channel-max + 1)
-  std::size_t max_links = 64;                     // attached links per connection
-  std::size_t max_identities = 32;                // live CBS tokens per connection
-  std::size_t max_waiting_requests = 64;          // per identity, while its receiver has no credit
-  std::size_t max_queued_bytes = 4 * 1024 * 1024; // unsent data before a slow reader is dropped
-  std::chrono::seconds auth_deadline{30};         // from accept to the first valid token
-  std::chrono::seconds handshake_timeout{10};     // TLS
+  std::uint32_t max_frame_size = 64 * 1024;        // ours; bigger messages arrive in several frames
+  std::uint16_t max_sessions = 16;                 // per connection (channel-max + 1)
+  std::size_t max_links = 64;                      // attached links per connection
+  std::size_t max_identities = 32;                 // live CBS tokens per connection
+  std::size_t max_waiting_requests = 64;           // per identity, while its receiver has no credit
+  std::size_t max_message_bytes = 512 * 1024;      // unfinished message bytes buffered per session
+  std::size_t max_queued_bytes = 4 * 1024 * 1024;  // unsent data before a slow reader is dropped
+  std::chrono::seconds auth_deadline{30};          // from accept to the first valid token
+  std::chrono::seconds handshake_timeout{10};      // TLS
 };
 
 struct amqp_services {
@@ -37,7 +38,8 @@ struct amqp_services {
 
 /// Serves one AMQP connection on `socket` (which must be on its own strand) until it closes.
 /// `tls` null: plain TCP.
-void start_amqp_session(boost::asio::ip::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> tls,
-                        amqp_services& svc, const amqp_limits& limits);
+void start_amqp_session(boost::asio::ip::tcp::socket socket,
+                        std::shared_ptr<boost::asio::ssl::context> tls, amqp_services& svc,
+                        const amqp_limits& limits);
 
 }  // namespace hub::transport
