@@ -127,7 +127,7 @@ int run_serve(const serve_config& cfg) {
   amqp_limits.auth_deadline = std::chrono::seconds(cfg.connect_deadline_seconds);
   transport::amqp_services amqp_svc{reg, router, policies};
 
-  transport::websocket_heads ws_heads{&mqtt_svc, &mqtt_limits};
+  transport::websocket_heads ws_heads{&mqtt_svc, &mqtt_limits, &amqp_svc, &amqp_limits};
 
   std::vector<std::unique_ptr<transport::listener>> listeners;
   auto add = [&](std::string name, std::uint16_t port, transport::session_starter start) {

@@ -13,6 +13,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "api/error_response.hpp"
+#include "transport/amqp_websocket.hpp"
 #include "transport/mqtt_session.hpp"
 
 namespace hub::transport {
@@ -79,19 +80,22 @@ bool is_websocket_path(std::string_view target) {
   return path == "/$iothub/websocket" || path == "/%24iothub/websocket";
 }
 
-// Picks the subprotocol: the client's own token, echoed exactly (C sends `MQTT`, the others
-// `mqtt`). Returns "" when none is served.
-std::string pick_subprotocol(std::string_view offered) {
+enum class ws_head { none, mqtt, amqp };
+
+// Picks the subprotocol among those offered: the client's own token is echoed exactly (C sends
+// `MQTT`, the others `mqtt`; AMQP is `AMQPWSB10`), matched ignoring case.
+std::pair<ws_head, std::string> pick_subprotocol(std::string_view offered, const websocket_heads& heads) {
   while (!offered.empty()) {
     auto comma = offered.find(',');
     auto token = offered.substr(0, comma);
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
     while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-    if (beast::iequals(token, "mqtt")) return std::string(token);
+    if (heads.mqtt && beast::iequals(token, "mqtt")) return {ws_head::mqtt, std::string(token)};
+    if (heads.amqp && beast::iequals(token, "AMQPWSB10")) return {ws_head::amqp, std::string(token)};
     if (comma == std::string_view::npos) break;
     offered.remove_prefix(comma + 1);
   }
-  return {};
+  return {ws_head::none, {}};
 }
 
 template <class Stream>
@@ -108,9 +112,9 @@ asio::awaitable<bool> upgrade(Stream& stream, http::request<http::string_body> r
     co_return co_await fail("/$iothub/websocket accepts only WebSocket upgrades (GET with Upgrade: websocket).");
   if (req[http::field::sec_websocket_key].empty() || req[http::field::sec_websocket_version] != "13")
     co_return co_await fail("WebSocket upgrade without a valid Sec-WebSocket-Key or version 13.");
-  auto proto = pick_subprotocol(req[http::field::sec_websocket_protocol]);
-  if (proto.empty() || !heads.mqtt)
-    co_return co_await fail("Unsupported WebSocket subprotocol: use mqtt.");
+  auto [head, proto] = pick_subprotocol(req[http::field::sec_websocket_protocol], heads);
+  if (head == ws_head::none)
+    co_return co_await fail("Unsupported or missing WebSocket subprotocol: use mqtt or AMQPWSB10.");
 
   beast::websocket::stream<Stream> ws(std::move(stream));
   lowest(ws.next_layer()).expires_never();  // the protocol head keeps its own deadlines
@@ -122,10 +126,15 @@ asio::awaitable<bool> upgrade(Stream& stream, http::request<http::string_body> r
   }));
   ws.binary(true);
   ws.auto_fragment(false);
-  ws.read_message_max(2 * heads.mqtt_lim->max_packet_bytes);
+  // A message holds at most a packet or frame or two; bigger ones are refused by Beast.
+  ws.read_message_max(head == ws_head::mqtt ? 2 * heads.mqtt_lim->max_packet_bytes
+                                            : 2 * std::size_t{heads.amqp_lim->max_frame_size});
   std::tie(ec) = co_await ws.async_accept(req, use_nothrow);
   if (ec) co_return true;
-  co_await run_mqtt_over_websocket(std::move(ws), *heads.mqtt, *heads.mqtt_lim);
+  if (head == ws_head::mqtt)
+    co_await run_mqtt_over_websocket(std::move(ws), *heads.mqtt, *heads.mqtt_lim);
+  else
+    co_await run_amqp_over_websocket(std::move(ws), *heads.amqp, *heads.amqp_lim);
   co_return true;
 }
 

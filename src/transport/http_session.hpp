@@ -24,8 +24,8 @@ struct http_limits {
 
 /// Serves HTTP on `socket` until the peer closes, a deadline passes or the hub stops. With a
 /// TLS context the session handshakes first. `GET /$iothub/websocket` upgrades to a WebSocket
-/// carrying MQTT (subprotocol `mqtt`, any case) for the heads in `ws`. The socket must be on its
-/// own strand.
+/// carrying MQTT (subprotocol `mqtt`) or AMQP (`AMQPWSB10`), matched ignoring case, for the heads
+/// in `ws`. The socket must be on its own strand.
 void start_http_session(boost::asio::ip::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> tls,
                         api::services& svc, const http_limits& limits, const websocket_heads& ws);
 

@@ -12,13 +12,17 @@ namespace hub::transport {
 
 struct mqtt_services;
 struct mqtt_limits;
+struct amqp_services;
+struct amqp_limits;
 
 using wss_stream = boost::beast::websocket::stream<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
 using ws_stream = boost::beast::websocket::stream<boost::beast::tcp_stream>;
 
 struct websocket_heads {
-  mqtt_services* mqtt = nullptr;
+  mqtt_services* mqtt = nullptr;  // subprotocol `mqtt`
   const mqtt_limits* mqtt_lim = nullptr;
+  amqp_services* amqp = nullptr;  // subprotocol `AMQPWSB10`
+  const amqp_limits* amqp_lim = nullptr;
 };
 
 /// Runs an MQTT session over an accepted WebSocket until it closes.
