@@ -42,6 +42,7 @@
 #include "transport/amqp_address.hpp"
 #include "transport/amqp_sasl.hpp"
 #include "transport/amqp_websocket.hpp"
+#include "transport/head_runner.hpp"
 #include "transport/ws_byte_stream.hpp"
 
 namespace hub::transport {
@@ -1044,66 +1045,21 @@ void amqp_connection<Stream>::kick(link_id id, errc reason) {
 
 // ---- start -------------------------------------------------------------------------------------
 
-void report(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    spdlog::warn("amqp session ended by an unexpected error: {}", x.what());
-  }
-}
-
-asio::awaitable<void> run_tls(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
-                              amqp_services& svc, const amqp_limits& limits) {
-  using stream_type = asio::ssl::stream<tcp::socket>;
-  stream_type stream(std::move(socket), *tls);
-  asio::steady_timer guard(stream.get_executor());
-  guard.expires_after(limits.handshake_timeout);
-  guard.async_wait([&stream](boost::system::error_code ec) {
-    if (!ec) {
-      boost::system::error_code ignored;
-      stream.next_layer().close(ignored);
-    }
-  });
-  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
-  guard.cancel();
-  if (ec) co_return;
-  auto conn = std::make_shared<amqp_connection<stream_type>>(std::move(stream), svc, limits);
-  co_await conn->run();
-}
-
-asio::awaitable<void> run_plain(tcp::socket socket, amqp_services& svc, const amqp_limits& limits) {
-  auto conn = std::make_shared<amqp_connection<tcp::socket>>(std::move(socket), svc, limits);
-  co_await conn->run();
-}
-
-template <class WebSocket>
-asio::awaitable<void> run_websocket(WebSocket ws, amqp_services& svc, const amqp_limits& limits) {
-  using stream_type = ws_byte_stream<WebSocket>;
-  auto conn =
-      std::make_shared<amqp_connection<stream_type>>(stream_type(std::move(ws)), svc, limits);
-  co_await conn->run();
-}
-
 }  // namespace
 
 asio::awaitable<void> run_amqp_over_websocket(wss_stream ws, amqp_services& svc,
                                               const amqp_limits& limits) {
-  return run_websocket(std::move(ws), svc, limits);
+  return detail::run_head_websocket<amqp_connection>(std::move(ws), svc, limits);
 }
 
 asio::awaitable<void> run_amqp_over_websocket(ws_stream ws, amqp_services& svc,
                                               const amqp_limits& limits) {
-  return run_websocket(std::move(ws), svc, limits);
+  return detail::run_head_websocket<amqp_connection>(std::move(ws), svc, limits);
 }
 
-void start_amqp_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
-                        amqp_services& svc, const amqp_limits& limits) {
-  auto ex = socket.get_executor();
-  if (tls)
-    asio::co_spawn(ex, run_tls(std::move(socket), std::move(tls), svc, limits), report);
-  else
-    asio::co_spawn(ex, run_plain(std::move(socket), svc, limits), report);
+void start_amqp_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, amqp_services& svc,
+                        const amqp_limits& limits) {
+  detail::start_head<amqp_connection>("amqp", std::move(socket), std::move(tls), svc, limits);
 }
 
 }  // namespace hub::transport

@@ -17,6 +17,7 @@
 #include "codec/mqtt/iothub_topics.hpp"
 #include "codec/mqtt/username.hpp"
 #include "transport/websocket_heads.hpp"
+#include "transport/head_runner.hpp"
 #include "transport/ws_byte_stream.hpp"
 
 namespace hub::transport {
@@ -441,65 +442,21 @@ bool mqtt_connection<Stream>::on_publish(mqtt::publish& p) {
   return true;
 }
 
-void report(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    spdlog::warn("mqtt session ended by an unexpected error: {}", x.what());
-  }
-}
-
-asio::awaitable<void> run_tls(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, mqtt_services& svc,
-                              const mqtt_limits& limits) {
-  using stream_type = asio::ssl::stream<tcp::socket>;
-  stream_type stream(std::move(socket), *tls);
-  asio::steady_timer guard(stream.get_executor());
-  guard.expires_after(limits.handshake_timeout);
-  guard.async_wait([&stream](boost::system::error_code ec) {
-    if (!ec) {
-      boost::system::error_code ignored;
-      stream.next_layer().close(ignored);
-    }
-  });
-  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
-  guard.cancel();
-  if (ec) co_return;
-  auto conn = std::make_shared<mqtt_connection<stream_type>>(std::move(stream), svc, limits);
-  co_await conn->run();
-}
-
-asio::awaitable<void> run_plain(tcp::socket socket, mqtt_services& svc, const mqtt_limits& limits) {
-  auto conn = std::make_shared<mqtt_connection<tcp::socket>>(std::move(socket), svc, limits);
-  co_await conn->run();
-}
-
-template <class WebSocket>
-asio::awaitable<void> run_websocket(WebSocket ws, mqtt_services& svc, const mqtt_limits& limits) {
-  using stream_type = ws_byte_stream<WebSocket>;
-  auto conn = std::make_shared<mqtt_connection<stream_type>>(stream_type(std::move(ws)), svc, limits);
-  co_await conn->run();
-}
-
 }  // namespace
 
 asio::awaitable<void> run_mqtt_over_websocket(wss_stream ws, mqtt_services& svc, const mqtt_limits& limits) {
-  return run_websocket(std::move(ws), svc, limits);
+  return detail::run_head_websocket<mqtt_connection>(std::move(ws), svc, limits);
 }
 
 asio::awaitable<void> run_mqtt_over_websocket(ws_stream ws, mqtt_services& svc, const mqtt_limits& limits) {
-  return run_websocket(std::move(ws), svc, limits);
+  return detail::run_head_websocket<mqtt_connection>(std::move(ws), svc, limits);
 }
 
 std::uint64_t mqtt_telemetry_messages() noexcept { return telemetry_messages.load(std::memory_order_relaxed); }
 
 void start_mqtt_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, mqtt_services& svc,
                         const mqtt_limits& limits) {
-  auto ex = socket.get_executor();
-  if (tls)
-    asio::co_spawn(ex, run_tls(std::move(socket), std::move(tls), svc, limits), report);
-  else
-    asio::co_spawn(ex, run_plain(std::move(socket), svc, limits), report);
+  detail::start_head<mqtt_connection>("mqtt", std::move(socket), std::move(tls), svc, limits);
 }
 
 }  // namespace hub::transport

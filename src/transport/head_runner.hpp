@@ -1,0 +1,81 @@
+#pragma once
+// Starting a device protocol head (MQTT, AMQP) on an accepted socket, over TLS or plain TCP, or
+// on an upgraded WebSocket: the same few steps for every head, written once. Included only by
+// the heads' .cpp files (it pulls in Asio's SSL stream).
+//
+// `Connection<Stream>` is the head's per-connection class: constructible from (Stream, Services&,
+// const Limits&), with `awaitable<void> run()`, used through a shared_ptr. `Limits` has a
+// `handshake_timeout`.
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <exception>
+#include <memory>
+#include <string_view>
+
+#include "transport/ws_byte_stream.hpp"
+
+namespace hub::transport::detail {
+
+template <template <class> class Connection, class Stream, class Services, class Limits>
+boost::asio::awaitable<void> run_head(Stream stream, Services& svc, const Limits& limits) {
+  auto conn = std::make_shared<Connection<Stream>>(std::move(stream), svc, limits);
+  co_await conn->run();
+}
+
+// The TLS handshake has its own deadline: a client that opens TCP and says nothing must not hold
+// a descriptor.
+template <template <class> class Connection, class Services, class Limits>
+boost::asio::awaitable<void> run_head_tls(boost::asio::ip::tcp::socket socket,
+                                          std::shared_ptr<boost::asio::ssl::context> tls, Services& svc,
+                                          const Limits& limits) {
+  namespace asio = boost::asio;
+  using stream_type = asio::ssl::stream<asio::ip::tcp::socket>;
+  stream_type stream(std::move(socket), *tls);
+  asio::steady_timer guard(stream.get_executor());
+  guard.expires_after(limits.handshake_timeout);
+  guard.async_wait([&stream](boost::system::error_code ec) {
+    if (!ec) {
+      boost::system::error_code ignored;
+      stream.next_layer().close(ignored);
+    }
+  });
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+  guard.cancel();
+  if (ec) co_return;
+  co_await run_head<Connection>(std::move(stream), svc, limits);
+}
+
+/// Spawns the head on the socket's strand; `tls` null means plain TCP. An unexpected exception
+/// ends only that connection, logged once with the head's name.
+template <template <class> class Connection, class Services, class Limits>
+void start_head(std::string_view name, boost::asio::ip::tcp::socket socket,
+                std::shared_ptr<boost::asio::ssl::context> tls, Services& svc, const Limits& limits) {
+  auto ex = socket.get_executor();
+  auto report = [name](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      spdlog::warn("{} session ended by an unexpected error: {}", name, x.what());
+    }
+  };
+  if (tls)
+    boost::asio::co_spawn(ex, run_head_tls<Connection>(std::move(socket), std::move(tls), svc, limits), report);
+  else
+    boost::asio::co_spawn(ex, run_head<Connection>(std::move(socket), svc, limits), report);
+}
+
+/// Runs the head over an accepted WebSocket.
+template <template <class> class Connection, class WebSocket, class Services, class Limits>
+boost::asio::awaitable<void> run_head_websocket(WebSocket ws, Services& svc, const Limits& limits) {
+  return run_head<Connection>(ws_byte_stream<WebSocket>(std::move(ws)), svc, limits);
+}
+
+}  // namespace hub::transport::detail
