@@ -326,7 +326,7 @@ asio::awaitable<void> amqp_connection<Stream>::run() {
   while (!closed_ && !finished_) {
     auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buf), use_nothrow);
     if (closed_) break;
-    if (ec) {
+    if (ec || read_text_frame(stream_)) {  // AMQP over WebSockets is binary messages only
       driver_.read_close();
       pump();
       break;
@@ -349,7 +349,7 @@ asio::awaitable<bool> amqp_connection<Stream>::read_some(std::string& in) {
   in.resize(old + 512);
   auto [ec, n] = co_await stream_.async_read_some(asio::buffer(in.data() + old, 512), use_nothrow);
   in.resize(old + n);
-  co_return !ec && !closed_;
+  co_return !ec && !closed_ && !read_text_frame(stream_);
 }
 
 // The protocol header and, for the SASL header, the SASL exchange (spec §4.1). On success,

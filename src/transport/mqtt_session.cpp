@@ -207,6 +207,11 @@ asio::awaitable<void> mqtt_connection<Stream>::run() {
     auto [ec, n] = co_await stream_.async_read_some(asio::buffer(in_.data() + old, want), use_nothrow);
     in_.resize(old + n);
     if (ec) break;
+    if (read_text_frame(stream_)) {
+      // MQTT over WebSockets is binary messages only [MQTT-6.0.0-1].
+      spdlog::debug("mqtt: WebSocket text message; closing");
+      break;
+    }
     if (in_.empty()) in_.shrink_to_fit();
   }
   shutdown();
@@ -320,7 +325,7 @@ asio::awaitable<bool> mqtt_connection<Stream>::on_connect(mqtt::connect& c) {
   // that asks for none still gets the cap, so half-open connections end.
   auto ka = std::chrono::seconds(c.keep_alive);
   if (ka.count() == 0 || ka > limits_.max_keep_alive) ka = limits_.max_keep_alive;
-  keep_alive_window_ = ka + ka / 2;
+  keep_alive_window_ = std::chrono::milliseconds(ka) * 3 / 2;  // not whole seconds: 1 s -> 1.5 s
   arm_deadline(keep_alive_window_);
   watchdog_.cancel();  // re-read the deadline
 

@@ -29,11 +29,26 @@ class ws_byte_stream {
     return ws_.async_write(buffers, std::forward<Token>(token));
   }
 
+  /// Whether the message being read is a text message. MQTT (3.1.1 §6) and AMQP's WebSocket
+  /// binding allow binary messages only; the heads close on text.
+  bool got_text() const { return ws_.got_text(); }
+
   /// The TCP socket underneath, to shut the connection down hard.
   boost::asio::ip::tcp::socket& lowest_socket() noexcept { return boost::beast::get_lowest_layer(ws_).socket(); }
 
  private:
   WebSocket ws_;
 };
+
+/// True when the last read on `s` returned bytes of a WebSocket text message; never for a plain
+/// byte stream.
+template <class Stream>
+bool read_text_frame(const Stream&) noexcept {
+  return false;
+}
+template <class WebSocket>
+bool read_text_frame(const ws_byte_stream<WebSocket>& s) noexcept {
+  return s.got_text();
+}
 
 }  // namespace hub::transport
