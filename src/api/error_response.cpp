@@ -12,7 +12,8 @@ std::string iso8601_utc(std::chrono::system_clock::time_point t) {
   using namespace std::chrono;
   auto secs = time_point_cast<seconds>(t);
   auto ticks = duration_cast<nanoseconds>(t - secs).count() / 100;  // .NET ticks: 100 ns
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:07d}Z", fmt::gmtime(system_clock::to_time_t(secs)), ticks);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:07d}Z", fmt::gmtime(system_clock::to_time_t(secs)),
+                     ticks);
 }
 
 std::string make_tracking_id(std::chrono::system_clock::time_point now) {
@@ -28,7 +29,8 @@ std::string make_tracking_id(std::chrono::system_clock::time_point now) {
   return id;
 }
 
-http_response error_response(errc e, std::string_view message, std::chrono::system_clock::time_point now) {
+http_response error_response(errc e, std::string_view message,
+                             std::chrono::system_clock::time_point now) {
   const auto& row = info(e);
   if (message.empty()) message = row.message;
   std::string inner;

@@ -12,8 +12,9 @@
 namespace hub::api {
 
 /// The error response for `e`; `message` replaces the table's default when not empty.
-http_response error_response(errc e, std::string_view message = {},
-                             std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+http_response error_response(
+    errc e, std::string_view message = {},
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
 /// `<32 lower-hex>-G:0-TimeStamp:MM/dd/yyyy HH:mm:ss`, the shape IoT Hub's tracking ids have.
 std::string make_tracking_id(std::chrono::system_clock::time_point now);

@@ -12,7 +12,16 @@
 
 namespace hub::api {
 
-enum class route_kind { health, metrics, device_list, device, module_list, module, invoke_device, invoke_module };
+enum class route_kind {
+  health,
+  metrics,
+  device_list,
+  device,
+  module_list,
+  module,
+  invoke_device,
+  invoke_module
+};
 
 struct route {
   route_kind kind{};
@@ -21,14 +30,15 @@ struct route {
 
 /// Matches `target` (origin-form) to a route; fills `api_version` from the query. nullopt for an
 /// unknown path; `bad_target` set when the target is not a valid origin-form URL.
-std::optional<route> match_route(std::string_view method, std::string_view target, std::string& api_version,
-                                 bool& bad_target);
+std::optional<route> match_route(std::string_view method, std::string_view target,
+                                 std::string& api_version, bool& bad_target);
 
 bool allowed(route_kind kind, std::string_view method) noexcept;
 std::string_view allowed_methods(route_kind kind) noexcept;
 
-boost::asio::awaitable<http_response> handle_registry(const http_request& req, const route& r, services& svc);
-boost::asio::awaitable<http_response> handle_invoke(const http_request& req, const identity_key& target,
-                                                    services& svc);
+boost::asio::awaitable<http_response> handle_registry(const http_request& req, const route& r,
+                                                      services& svc);
+boost::asio::awaitable<http_response> handle_invoke(const http_request& req,
+                                                    const identity_key& target, services& svc);
 
 }  // namespace hub::api

@@ -12,9 +12,11 @@ namespace hub::api {
 
 namespace asio = boost::asio;
 
-asio::awaitable<http_response> handle_invoke(const http_request& req, const identity_key& target, services& svc) {
+asio::awaitable<http_response> handle_invoke(const http_request& req, const identity_key& target,
+                                             services& svc) {
   auto parsed = parse_invoke_body(req.body);
-  if (auto* err = std::get_if<invoke_body_error>(&parsed)) co_return error_response(err->code, err->message);
+  if (auto* err = std::get_if<invoke_body_error>(&parsed))
+    co_return error_response(err->code, err->message);
   auto& body = std::get<invoke_body>(parsed);
 
   invoke_request call;

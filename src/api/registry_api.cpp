@@ -106,7 +106,8 @@ asio::awaitable<http_response> list(const route& r, services& svc) {
         } else {
           out.recs = reg.devices();
         }
-        for (const auto& rec : out.recs) out.connected.push_back(svc.is_connected && svc.is_connected(rec.key));
+        for (const auto& rec : out.recs)
+          out.connected.push_back(svc.is_connected && svc.is_connected(rec.key));
         return out;
       },
       asio::use_awaitable);
@@ -119,15 +120,19 @@ asio::awaitable<http_response> list(const route& r, services& svc) {
   co_return res;
 }
 
-asio::awaitable<http_response> put(const http_request& req, const identity_key& key, services& svc) {
+asio::awaitable<http_response> put(const http_request& req, const identity_key& key,
+                                   services& svc) {
   if (!valid_device_id(key.device_id))
     co_return error_response(errc::argument_invalid,
-                             "Invalid device id: 1 to 128 characters of ASCII letters, digits and - . % _ * ? ! ( ) , : = @ $ '");
+                             "Invalid device id: 1 to 128 characters of ASCII letters, digits and "
+                             "- . % _ * ? ! ( ) , : = @ $ '");
   if (key.is_module() && !valid_module_id(key.module_id))
     co_return error_response(errc::argument_invalid,
-                             "Invalid module id: 1 to 128 characters of ASCII letters, digits and - . % _ * ? ! ( ) , : = @ $ ' + #");
+                             "Invalid module id: 1 to 128 characters of ASCII letters, digits and "
+                             "- . % _ * ? ! ( ) , : = @ $ ' + #");
   auto parsed = parse_identity_body(req.body, key, [] { return codec::sas::random_key_base64(); });
-  if (auto* err = std::get_if<identity_parse_error>(&parsed)) co_return error_response(err->code, err->message);
+  if (auto* err = std::get_if<identity_parse_error>(&parsed))
+    co_return error_response(err->code, err->message);
   auto rec = std::move(std::get<identity_record>(parsed));
   rec.key = key;
   rec.status_updated_time = iso8601_utc(std::chrono::system_clock::now());
@@ -143,19 +148,22 @@ asio::awaitable<http_response> put(const http_request& req, const identity_key& 
       co_return res;
     }
     case write_result::already_exists:
-      co_return error_response(key.is_module() ? errc::module_already_exists : errc::device_already_exists);
+      co_return error_response(key.is_module() ? errc::module_already_exists
+                                               : errc::device_already_exists);
     case write_result::not_found:
       // A module PUT whose device is missing, or an update (If-Match) of a missing identity.
       co_return error_response(if_match.empty() ? errc::device_not_found : not_found_code(key));
     case write_result::precondition_failed:
       co_return error_response(errc::precondition_failed);
     case write_result::storage_error:
-      co_return error_response(errc::service_unavailable, "The registry could not be written (storage error).");
+      co_return error_response(errc::service_unavailable,
+                               "The registry could not be written (storage error).");
   }
   co_return error_response(errc::server_error);
 }
 
-asio::awaitable<http_response> remove(const http_request& req, const identity_key& key, services& svc) {
+asio::awaitable<http_response> remove(const http_request& req, const identity_key& key,
+                                      services& svc) {
   auto [result, unused] = co_await svc.registry.async_remove(key, normalize_if_match(req.if_match),
                                                              asio::as_tuple(asio::use_awaitable));
   (void)unused;
@@ -174,12 +182,14 @@ asio::awaitable<http_response> remove(const http_request& req, const identity_ke
     case write_result::storage_error:
       break;
   }
-  co_return error_response(errc::service_unavailable, "The registry could not be written (storage error).");
+  co_return error_response(errc::service_unavailable,
+                           "The registry could not be written (storage error).");
 }
 
 }  // namespace
 
-asio::awaitable<http_response> handle_registry(const http_request& req, const route& r, services& svc) {
+asio::awaitable<http_response> handle_registry(const http_request& req, const route& r,
+                                               services& svc) {
   switch (r.kind) {
     case route_kind::device_list:
     case route_kind::module_list:

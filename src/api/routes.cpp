@@ -20,14 +20,15 @@ std::int64_t now_seconds(const services& svc) {
 
 // The rights each route needs (DOC-SAS; spec/protocol.md §2.4).
 unsigned rights_for(route_kind kind, std::string_view method) {
-  if (kind == route_kind::invoke_device || kind == route_kind::invoke_module) return service_connect;
+  if (kind == route_kind::invoke_device || kind == route_kind::invoke_module)
+    return service_connect;
   return method == "GET" ? registry_read : registry_write;
 }
 
 }  // namespace
 
-std::optional<route> match_route(std::string_view method, std::string_view target, std::string& api_version,
-                                 bool& bad_target) {
+std::optional<route> match_route(std::string_view method, std::string_view target,
+                                 std::string& api_version, bool& bad_target) {
   bad_target = false;
   auto parsed = boost::urls::parse_origin_form(target);
   if (!parsed) {
@@ -97,8 +98,8 @@ boost::asio::awaitable<http_response> handle_request(http_request req, services&
     res.body = "{\"status\":\"ok\"}";
   } else if (r->kind == route_kind::metrics && svc.metrics && req.method == "GET") {
     // Counts only, no identities or secrets: served without a token, like most scrape targets.
-    res.body = co_await svc.registry.async_read<std::string>([&](registry&) { return svc.metrics(); },
-                                                             boost::asio::use_awaitable);
+    res.body = co_await svc.registry.async_read<std::string>(
+        [&](registry&) { return svc.metrics(); }, boost::asio::use_awaitable);
     res.content_type = "text/plain; version=0.0.4";
   } else if (!allowed(r->kind, req.method)) {
     res = error_response(errc::method_not_allowed);
@@ -106,8 +107,8 @@ boost::asio::awaitable<http_response> handle_request(http_request req, services&
   } else if (api_version.empty()) {
     // IoT Hub requires api-version on every REST call (spec/protocol.md §1.2).
     res = error_response(errc::invalid_protocol_version);
-  } else if (auto ec = authorize_service(req.authorization, rights_for(r->kind, req.method), svc.policies,
-                                         now_seconds(svc));
+  } else if (auto ec = authorize_service(req.authorization, rights_for(r->kind, req.method),
+                                         svc.policies, now_seconds(svc));
              ec != errc::ok) {
     res = error_response(ec);
   } else {

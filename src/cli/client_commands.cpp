@@ -96,7 +96,8 @@ local_hub find_local_hub(const std::string& data_dir) {
   auto policies = read(dir / "policies.json");
   std::string host = "localhost";
   if (const auto* l = listening.if_object()) {
-    if (const auto* h = l->if_contains("hostname"); h && h->is_string()) host = std::string(h->get_string());
+    if (const auto* h = l->if_contains("hostname"); h && h->is_string())
+      host = std::string(h->get_string());
     if (const auto* p = l->if_contains("https"); p && p->is_int64())
       out.url = "https://localhost:" + std::to_string(p->get_int64());
     else if (const auto* q = l->if_contains("http"); q && q->is_int64())
@@ -109,9 +110,11 @@ local_hub find_local_hub(const std::string& data_dir) {
         if (!o) continue;
         const auto* name = o->if_contains("name");
         const auto* key = o->if_contains("primaryKey");
-        if (name && key && name->is_string() && key->is_string() && name->get_string() == "iothubowner")
-          out.connection_string = "HostName=" + host + ";SharedAccessKeyName=iothubowner;SharedAccessKey=" +
-                                  std::string(key->get_string());
+        if (name && key && name->is_string() && key->is_string() &&
+            name->get_string() == "iothubowner")
+          out.connection_string =
+              "HostName=" + host +
+              ";SharedAccessKeyName=iothubowner;SharedAccessKey=" + std::string(key->get_string());
       }
     }
   }
@@ -131,12 +134,16 @@ std::string first_of(std::initializer_list<std::string> options) {
 /// machine with no set-up.
 class hub_client {
  public:
-  explicit hub_client(const client_state& s) : hub_client(s, find_local_hub(flag_or_env(s.data_dir, "METHODHUB_DATA_DIR").empty() ? "methodhub-data" : flag_or_env(s.data_dir, "METHODHUB_DATA_DIR"))) {}
+  explicit hub_client(const client_state& s)
+      : hub_client(s, find_local_hub(flag_or_env(s.data_dir, "METHODHUB_DATA_DIR").empty()
+                                         ? "methodhub-data"
+                                         : flag_or_env(s.data_dir, "METHODHUB_DATA_DIR"))) {}
 
   hub_client(const client_state& s, const local_hub& local)
       : explicit_cs_(!flag_or_env(s.connection_string, "METHODHUB_CONNECTION_STRING").empty()),
         creds_(parse_service_connection_string(
-            first_of({flag_or_env(s.connection_string, "METHODHUB_CONNECTION_STRING"), local.connection_string}))),
+            first_of({flag_or_env(s.connection_string, "METHODHUB_CONNECTION_STRING"),
+                      local.connection_string}))),
         endpoint_(parse_hub_url(first_of({flag_or_env(s.hub_url, "METHODHUB_URL"),
                                           explicit_cs_ ? std::string() : local.url,
                                           "https://" + creds_.host_name + ":443"}))),

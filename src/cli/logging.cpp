@@ -22,8 +22,11 @@ class json_formatter final : public spdlog::formatter {
     std::string line;
     line.reserve(msg.payload.size() + 96);
     auto t = std::chrono::system_clock::to_time_t(msg.time);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count() % 1000;
-    line += fmt::format("{{\"time\":\"{:%Y-%m-%dT%H:%M:%S}.{:03d}Z\",\"level\":", fmt::gmtime(t), ms);
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count() %
+        1000;
+    line +=
+        fmt::format("{{\"time\":\"{:%Y-%m-%dT%H:%M:%S}.{:03d}Z\",\"level\":", fmt::gmtime(t), ms);
     auto level = spdlog::level::to_string_view(msg.level);
     codec::json::append_escaped(line, std::string_view(level.data(), level.size()));
     line += ",\"msg\":";
@@ -31,7 +34,9 @@ class json_formatter final : public spdlog::formatter {
     line += "}\n";
     dest.append(line.data(), line.data() + line.size());
   }
-  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<json_formatter>(); }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<json_formatter>();
+  }
 };
 
 }  // namespace

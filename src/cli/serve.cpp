@@ -45,11 +45,13 @@ void raise_descriptor_limit() {
     lim.rlim_cur = lim.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &lim) != 0) return;
   }
-  spdlog::info("open file limit: {} (was {}); each connected device uses one", lim.rlim_cur, before);
+  spdlog::info("open file limit: {} (was {}); each connected device uses one", lim.rlim_cur,
+               before);
 }
 
 // Written once every listener is bound: tests and scripts wait for it rather than for a log line.
-void write_listening_file(const fs::path& path, const std::vector<std::pair<std::string, std::uint16_t>>& ports,
+void write_listening_file(const fs::path& path,
+                          const std::vector<std::pair<std::string, std::uint16_t>>& ports,
                           const std::string& hostname, const fs::path& ca) {
   std::string json = "{\"pid\":" + std::to_string(::getpid()) + ",\"hostname\":";
   codec::json::append_escaped(json, hostname);
@@ -79,7 +81,9 @@ int run_serve(const serve_config& cfg) {
 
   std::error_code fec;
   fs::create_directories(cfg.data_dir, fec);
-  if (fec) throw std::runtime_error("cannot create data directory " + cfg.data_dir.string() + ": " + fec.message());
+  if (fec)
+    throw std::runtime_error("cannot create data directory " + cfg.data_dir.string() + ": " +
+                             fec.message());
   auto data_dir = fs::absolute(cfg.data_dir);
 
   auto policies = load_or_create_policies(data_dir, cfg.hostname);
@@ -92,7 +96,8 @@ int run_serve(const serve_config& cfg) {
     ca_path = files.ca_cert;
     chain_path = files.server_chain;
     key_path = files.server_key;
-    if (files.generated) spdlog::info("generated a TLS CA and server certificate in {}", (data_dir / "tls").string());
+    if (files.generated)
+      spdlog::info("generated a TLS CA and server certificate in {}", (data_dir / "tls").string());
   }
   auto tls = transport::make_server_tls_context(chain_path, key_path);
 
@@ -104,7 +109,8 @@ int run_serve(const serve_config& cfg) {
   cluster::local_router router(core, {cfg.max_inflight_per_device});
   reg.on_revoked([&router](const identity_key& who) { router.revoke(who); });
   invoker inv(reg, router);
-  api::services svc{reg, inv, policies, [&router](const identity_key& k) { return router.is_connected(k); }};
+  api::services svc{reg, inv, policies,
+                    [&router](const identity_key& k) { return router.is_connected(k); }};
   svc.metrics = [&reg, &router] {
     return fmt::format(
         "# HELP methodhub_identities Devices and modules in the registry.\n"
@@ -113,9 +119,12 @@ int run_serve(const serve_config& cfg) {
         "# TYPE methodhub_connected_links gauge\nmethodhub_connected_links {}\n"
         "# HELP methodhub_pending_calls Method calls waiting for a device's answer.\n"
         "# TYPE methodhub_pending_calls gauge\nmethodhub_pending_calls {}\n"
-        "# HELP methodhub_telemetry_messages_total Telemetry PUBLISHes acknowledged and discarded.\n"
-        "# TYPE methodhub_telemetry_messages_total counter\nmethodhub_telemetry_messages_total {}\n",
-        reg.size(), router.connected_links(), router.pending_calls(), transport::mqtt_telemetry_messages());
+        "# HELP methodhub_telemetry_messages_total Telemetry PUBLISHes acknowledged and "
+        "discarded.\n"
+        "# TYPE methodhub_telemetry_messages_total counter\nmethodhub_telemetry_messages_total "
+        "{}\n",
+        reg.size(), router.connected_links(), router.pending_calls(),
+        transport::mqtt_telemetry_messages());
   };
 
   transport::http_limits http_limits;
@@ -131,22 +140,26 @@ int run_serve(const serve_config& cfg) {
 
   std::vector<std::unique_ptr<transport::listener>> listeners;
   auto add = [&](std::string name, std::uint16_t port, transport::session_starter start) {
-    listeners.push_back(std::make_unique<transport::listener>(ioc, std::move(name), cfg.bind_address, port,
-                                                              std::move(start)));
+    listeners.push_back(std::make_unique<transport::listener>(
+        ioc, std::move(name), cfg.bind_address, port, std::move(start)));
   };
-  add("https", cfg.https_port,
-      [&, tls](asio::ip::tcp::socket s) { transport::start_http_session(std::move(s), tls, svc, http_limits, ws_heads); });
+  add("https", cfg.https_port, [&, tls](asio::ip::tcp::socket s) {
+    transport::start_http_session(std::move(s), tls, svc, http_limits, ws_heads);
+  });
   if (cfg.http_port)
-    add("http", *cfg.http_port,
-        [&](asio::ip::tcp::socket s) { transport::start_http_session(std::move(s), nullptr, svc, http_limits, ws_heads); });
-  add("mqtts", cfg.mqtt_port,
-      [&, tls](asio::ip::tcp::socket s) { transport::start_mqtt_session(std::move(s), tls, mqtt_svc, mqtt_limits); });
+    add("http", *cfg.http_port, [&](asio::ip::tcp::socket s) {
+      transport::start_http_session(std::move(s), nullptr, svc, http_limits, ws_heads);
+    });
+  add("mqtts", cfg.mqtt_port, [&, tls](asio::ip::tcp::socket s) {
+    transport::start_mqtt_session(std::move(s), tls, mqtt_svc, mqtt_limits);
+  });
   if (cfg.mqtt_tcp_port)
     add("mqtt", *cfg.mqtt_tcp_port, [&](asio::ip::tcp::socket s) {
       transport::start_mqtt_session(std::move(s), nullptr, mqtt_svc, mqtt_limits);
     });
-  add("amqps", cfg.amqp_port,
-      [&, tls](asio::ip::tcp::socket s) { transport::start_amqp_session(std::move(s), tls, amqp_svc, amqp_limits); });
+  add("amqps", cfg.amqp_port, [&, tls](asio::ip::tcp::socket s) {
+    transport::start_amqp_session(std::move(s), tls, amqp_svc, amqp_limits);
+  });
   if (cfg.amqp_tcp_port)
     add("amqp", *cfg.amqp_tcp_port, [&](asio::ip::tcp::socket s) {
       transport::start_amqp_session(std::move(s), nullptr, amqp_svc, amqp_limits);
@@ -162,7 +175,8 @@ int run_serve(const serve_config& cfg) {
     spdlog::info("TLS CA (give it to clients, e.g. NODE_EXTRA_CA_CERTS): {}", ca_path.string());
   spdlog::info("registry: {} ({} identities)", (data_dir / "registry.db").string(), reg.size());
   if (const auto* owner = policies.find("iothubowner"))
-    spdlog::info("iothubowner connection string: {}", service_connection_string(*owner, cfg.hostname));
+    spdlog::info("iothubowner connection string: {}",
+                 service_connection_string(*owner, cfg.hostname));
 
   auto listening = data_dir / "listening.json";
   write_listening_file(listening, bound, cfg.hostname, ca_path);

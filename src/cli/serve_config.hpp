@@ -23,12 +23,12 @@ struct serve_config {
   std::string bind_address = "0.0.0.0";
   std::filesystem::path tls_cert;  // bring your own (PEM chain); empty = generated in data dir
   std::filesystem::path tls_key;
-  std::string log_format = "text";  // text | json
-  std::string log_level = "info";   // trace | debug | info | warn | error
-  unsigned threads = 0;             // 0 = one per core
-  unsigned max_inflight_per_device = 100;       // calls in flight to one device before 403800
-  unsigned connect_deadline_seconds = 30;       // time from accept to a valid MQTT CONNECT
-  std::size_t max_http_body_bytes = 256 * 1024; // REST bodies (invoke payload limit is 128 KB)
+  std::string log_format = "text";               // text | json
+  std::string log_level = "info";                // trace | debug | info | warn | error
+  unsigned threads = 0;                          // 0 = one per core
+  unsigned max_inflight_per_device = 100;        // calls in flight to one device before 403800
+  unsigned connect_deadline_seconds = 30;        // time from accept to a valid MQTT CONNECT
+  std::size_t max_http_body_bytes = 256 * 1024;  // REST bodies (invoke payload limit is 128 KB)
 };
 
 }  // namespace hub::cli

@@ -17,9 +17,10 @@ void complete_on_own_executor(boost::asio::any_completion_handler<Sig> h, const 
   auto ex = boost::asio::get_associated_executor(h, fallback);
   // any_completion_executor offers no blocking.never, so post() is unavailable; dispatch from
   // one strand onto another queues the work there all the same.
-  boost::asio::dispatch(ex, [h = std::move(h), t = std::make_tuple(std::forward<Args>(args)...)]() mutable {
-    std::apply([&](auto&&... a) { std::move(h)(std::move(a)...); }, std::move(t));
-  });
+  boost::asio::dispatch(
+      ex, [h = std::move(h), t = std::make_tuple(std::forward<Args>(args)...)]() mutable {
+        std::apply([&](auto&&... a) { std::move(h)(std::move(a)...); }, std::move(t));
+      });
 }
 
 }  // namespace hub

@@ -9,7 +9,8 @@ namespace {
 // (spec/protocol.md §1.5, §1.7); the rest are ours.
 constexpr std::array<errc_info, 21> table{{
     {200, 0, "", ""},
-    {400, 400001, "InvalidProtocolVersion", "BadRequest: the api-version query parameter is required."},
+    {400, 400001, "InvalidProtocolVersion",
+     "BadRequest: the api-version query parameter is required."},
     {400, 400004, "ArgumentInvalid", "Invalid argument."},
     {400, 400006, "IotHubFormatError", "The request body is not valid JSON."},
     {401, 401002, "IotHubUnauthorizedAccess", "Unauthorized"},
@@ -22,7 +23,8 @@ constexpr std::array<errc_info, 21> table{{
     {404, 0, "NotFound", "No such resource."},
     {405, 0, "MethodNotAllowed", "Method not allowed on this resource."},
     {409, 409001, "DeviceAlreadyExists", "A device with this id already exists."},
-    {409, 409301, "ModuleAlreadyExistsOnDevice", "A module with this id already exists on the device."},
+    {409, 409301, "ModuleAlreadyExistsOnDevice",
+     "A module with this id already exists on the device."},
     {412, 412001, "PreconditionFailed", "The etag in If-Match does not match the current etag."},
     {413, 413001, "MessageTooLarge", "The request body is too large."},
     {429, 429001, "ThrottlingException", "Too many requests."},

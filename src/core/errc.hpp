@@ -34,9 +34,9 @@ enum class errc : std::uint8_t {
 
 struct errc_info {
   unsigned http_status;
-  std::uint32_t error_code;    // numeric IoT Hub errorCode (0 when IoT Hub has none)
-  std::string_view name;       // `iothub-errorcode` header value
-  std::string_view message;    // default human-readable message
+  std::uint32_t error_code;  // numeric IoT Hub errorCode (0 when IoT Hub has none)
+  std::string_view name;     // `iothub-errorcode` header value
+  std::string_view message;  // default human-readable message
 };
 
 /// The row of the error table for `e`. Total: every enumerator has a row.

@@ -6,8 +6,21 @@ namespace {
 bool allowed_device_char(char c) noexcept {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '-': case '.': case '%': case '_': case '*': case '?': case '!': case '(': case ')':
-    case ',': case ':': case '=': case '@': case '$': case '\'':
+    case '-':
+    case '.':
+    case '%':
+    case '_':
+    case '*':
+    case '?':
+    case '!':
+    case '(':
+    case ')':
+    case ',':
+    case ':':
+    case '=':
+    case '@':
+    case '$':
+    case '\'':
       return true;
     default:
       return false;

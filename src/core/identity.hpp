@@ -23,7 +23,8 @@ struct identity_key {
 struct identity_key_hash {
   std::size_t operator()(const identity_key& k) const noexcept {
     std::size_t h = std::hash<std::string_view>{}(k.device_id);
-    return h ^ (std::hash<std::string_view>{}(k.module_id) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+    return h ^ (std::hash<std::string_view>{}(k.module_id) + 0x9e3779b97f4a7c15ULL + (h << 6) +
+                (h >> 2));
   }
 };
 

@@ -24,8 +24,8 @@ struct invoke_request {
 /// the payload bytes. Shared, immutable: one allocation per call whatever the protocol.
 struct method_request {
   std::string method_name;
-  std::string rid;       // URL-safe lower-case hex, unique per hub run
-  std::string payload;   // raw JSON ("null" for a null or absent payload)
+  std::string rid;      // URL-safe lower-case hex, unique per hub run
+  std::string payload;  // raw JSON ("null" for a null or absent payload)
 };
 
 /// The single answer to an invoke. `ec == errc::ok` means the device answered: `status` and

@@ -14,7 +14,9 @@ registry::registry(strand_type core, std::unique_ptr<store::registry_store> stor
   }
 }
 
-registry::~registry() { store_worker_.join(); }
+registry::~registry() {
+  store_worker_.join();
+}
 
 const registry::record* registry::find(const identity_key& key) const {
   auto it = cache_.find(key);

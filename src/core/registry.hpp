@@ -46,8 +46,8 @@ class registry {
   auto async_find(identity_key key, Token&& token) {
     return boost::asio::async_initiate<Token, void(std::optional<record>)>(
         [this](auto handler, identity_key k) {
-          start_find(std::move(k),
-                     boost::asio::any_completion_handler<void(std::optional<record>)>(std::move(handler)));
+          start_find(std::move(k), boost::asio::any_completion_handler<void(std::optional<record>)>(
+                                       std::move(handler)));
         },
         token, std::move(key));
   }
@@ -86,7 +86,8 @@ class registry {
   strand_type& strand() noexcept { return core_; }
 
  private:
-  void start_find(identity_key key, boost::asio::any_completion_handler<void(std::optional<record>)> h);
+  void start_find(identity_key key,
+                  boost::asio::any_completion_handler<void(std::optional<record>)> h);
   void start_put(record rec, std::string if_match, write_handler h);
   void start_remove(identity_key key, std::string if_match, write_handler h);
   template <class R, class Fn>

@@ -18,19 +18,19 @@ namespace hub::store {
 struct identity_record {
   identity_key key;
   std::string generation_id;
-  std::string etag;             // opaque, unquoted
+  std::string etag;  // opaque, unquoted
   bool enabled = true;
   std::string status_reason;
   std::string status_updated_time;
   std::string auth_type = "sas";  // sas | selfSigned | certificateAuthority | none
-  std::string primary_key;      // base64
-  std::string secondary_key;    // base64
+  std::string primary_key;        // base64
+  std::string secondary_key;      // base64
   std::string primary_thumbprint;
   std::string secondary_thumbprint;
-  bool iot_edge = false;        // capabilities.iotEdge (devices)
-  std::string managed_by;       // modules
+  bool iot_edge = false;   // capabilities.iotEdge (devices)
+  std::string managed_by;  // modules
   std::string device_scope;
-  std::uint64_t version = 0;    // bumped on every write; the etag is derived from it
+  std::uint64_t version = 0;  // bumped on every write; the etag is derived from it
 };
 
 enum class write_result : std::uint8_t {

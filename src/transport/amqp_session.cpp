@@ -1057,8 +1057,8 @@ asio::awaitable<void> run_amqp_over_websocket(ws_stream ws, amqp_services& svc,
   return detail::run_head_websocket<amqp_connection>(std::move(ws), svc, limits);
 }
 
-void start_amqp_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, amqp_services& svc,
-                        const amqp_limits& limits) {
+void start_amqp_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
+                        amqp_services& svc, const amqp_limits& limits) {
   detail::start_head<amqp_connection>("amqp", std::move(socket), std::move(tls), svc, limits);
 }
 

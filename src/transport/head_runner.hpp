@@ -33,8 +33,8 @@ boost::asio::awaitable<void> run_head(Stream stream, Services& svc, const Limits
 // a descriptor.
 template <template <class> class Connection, class Services, class Limits>
 boost::asio::awaitable<void> run_head_tls(boost::asio::ip::tcp::socket socket,
-                                          std::shared_ptr<boost::asio::ssl::context> tls, Services& svc,
-                                          const Limits& limits) {
+                                          std::shared_ptr<boost::asio::ssl::context> tls,
+                                          Services& svc, const Limits& limits) {
   namespace asio = boost::asio;
   using stream_type = asio::ssl::stream<asio::ip::tcp::socket>;
   stream_type stream(std::move(socket), *tls);
@@ -46,7 +46,8 @@ boost::asio::awaitable<void> run_head_tls(boost::asio::ip::tcp::socket socket,
       stream.next_layer().close(ignored);
     }
   });
-  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                              asio::as_tuple(asio::use_awaitable));
   guard.cancel();
   if (ec) co_return;
   co_await run_head<Connection>(std::move(stream), svc, limits);
@@ -56,7 +57,8 @@ boost::asio::awaitable<void> run_head_tls(boost::asio::ip::tcp::socket socket,
 /// ends only that connection, logged once with the head's name.
 template <template <class> class Connection, class Services, class Limits>
 void start_head(std::string_view name, boost::asio::ip::tcp::socket socket,
-                std::shared_ptr<boost::asio::ssl::context> tls, Services& svc, const Limits& limits) {
+                std::shared_ptr<boost::asio::ssl::context> tls, Services& svc,
+                const Limits& limits) {
   auto ex = socket.get_executor();
   auto report = [name](std::exception_ptr e) {
     if (!e) return;
@@ -67,7 +69,8 @@ void start_head(std::string_view name, boost::asio::ip::tcp::socket socket,
     }
   };
   if (tls)
-    boost::asio::co_spawn(ex, run_head_tls<Connection>(std::move(socket), std::move(tls), svc, limits), report);
+    boost::asio::co_spawn(
+        ex, run_head_tls<Connection>(std::move(socket), std::move(tls), svc, limits), report);
   else
     boost::asio::co_spawn(ex, run_head<Connection>(std::move(socket), svc, limits), report);
 }

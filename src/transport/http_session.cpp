@@ -27,10 +27,15 @@ namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
-beast::tcp_stream& lowest(beast::tcp_stream& s) { return s; }
-beast::tcp_stream& lowest(beast::ssl_stream<beast::tcp_stream>& s) { return beast::get_lowest_layer(s); }
+beast::tcp_stream& lowest(beast::tcp_stream& s) {
+  return s;
+}
+beast::tcp_stream& lowest(beast::ssl_stream<beast::tcp_stream>& s) {
+  return beast::get_lowest_layer(s);
+}
 
-http::response<http::string_body> to_beast(api::http_response&& r, unsigned version, bool keep_alive) {
+http::response<http::string_body> to_beast(api::http_response&& r, unsigned version,
+                                           bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "methodhub");
   if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
@@ -42,8 +47,9 @@ http::response<http::string_body> to_beast(api::http_response&& r, unsigned vers
 }
 
 template <class Stream>
-asio::awaitable<void> write_response(Stream& stream, api::http_response r, unsigned version, bool keep_alive,
-                                     const http_limits& limits, beast::error_code& ec) {
+asio::awaitable<void> write_response(Stream& stream, api::http_response r, unsigned version,
+                                     bool keep_alive, const http_limits& limits,
+                                     beast::error_code& ec) {
   auto res = to_beast(std::move(r), version, keep_alive);
   lowest(stream).expires_after(limits.write_timeout);
   std::tie(ec, std::ignore) = co_await http::async_write(stream, res, use_nothrow);
@@ -67,7 +73,8 @@ asio::awaitable<void> linger(Stream& stream, const http_limits& limits) {
 
 // Answers with an error and closes, lingering so the client reads the answer.
 template <class Stream>
-asio::awaitable<void> refuse(Stream& stream, api::http_response res, unsigned version, const http_limits& limits) {
+asio::awaitable<void> refuse(Stream& stream, api::http_response res, unsigned version,
+                             const http_limits& limits) {
   beast::error_code wec;
   co_await write_response(stream, std::move(res), version, false, limits, wec);
   if (!wec) co_await linger(stream, limits);
@@ -84,14 +91,16 @@ enum class ws_head { none, mqtt, amqp };
 
 // Picks the subprotocol among those offered: the client's own token is echoed exactly (C sends
 // `MQTT`, the others `mqtt`; AMQP is `AMQPWSB10`), matched ignoring case.
-std::pair<ws_head, std::string> pick_subprotocol(std::string_view offered, const websocket_heads& heads) {
+std::pair<ws_head, std::string> pick_subprotocol(std::string_view offered,
+                                                 const websocket_heads& heads) {
   while (!offered.empty()) {
     auto comma = offered.find(',');
     auto token = offered.substr(0, comma);
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
     while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
     if (heads.mqtt && beast::iequals(token, "mqtt")) return {ws_head::mqtt, std::string(token)};
-    if (heads.amqp && beast::iequals(token, "AMQPWSB10")) return {ws_head::amqp, std::string(token)};
+    if (heads.amqp && beast::iequals(token, "AMQPWSB10"))
+      return {ws_head::amqp, std::string(token)};
     if (comma == std::string_view::npos) break;
     offered.remove_prefix(comma + 1);
   }
@@ -99,18 +108,20 @@ std::pair<ws_head, std::string> pick_subprotocol(std::string_view offered, const
 }
 
 template <class Stream>
-asio::awaitable<bool> upgrade(Stream& stream, http::request<http::string_body> req, const websocket_heads& heads,
-                              const http_limits& limits) {
+asio::awaitable<bool> upgrade(Stream& stream, http::request<http::string_body> req,
+                              const websocket_heads& heads, const http_limits& limits) {
   beast::error_code ec;
   auto fail = [&](std::string_view why) -> asio::awaitable<bool> {
     beast::error_code wec;
-    co_await write_response(stream, api::error_response(errc::argument_invalid, why), req.version(), false, limits,
-                            wec);
+    co_await write_response(stream, api::error_response(errc::argument_invalid, why), req.version(),
+                            false, limits, wec);
     co_return false;
   };
   if (!beast::websocket::is_upgrade(req))
-    co_return co_await fail("/$iothub/websocket accepts only WebSocket upgrades (GET with Upgrade: websocket).");
-  if (req[http::field::sec_websocket_key].empty() || req[http::field::sec_websocket_version] != "13")
+    co_return co_await fail(
+        "/$iothub/websocket accepts only WebSocket upgrades (GET with Upgrade: websocket).");
+  if (req[http::field::sec_websocket_key].empty() ||
+      req[http::field::sec_websocket_version] != "13")
     co_return co_await fail("WebSocket upgrade without a valid Sec-WebSocket-Key or version 13.");
   auto [head, proto] = pick_subprotocol(req[http::field::sec_websocket_protocol], heads);
   if (head == ws_head::none)
@@ -118,12 +129,14 @@ asio::awaitable<bool> upgrade(Stream& stream, http::request<http::string_body> r
 
   beast::websocket::stream<Stream> ws(std::move(stream));
   lowest(ws.next_layer()).expires_never();  // the protocol head keeps its own deadlines
-  beast::websocket::stream_base::timeout opt{limits.handshake_timeout, beast::websocket::stream_base::none(), false};
+  beast::websocket::stream_base::timeout opt{limits.handshake_timeout,
+                                             beast::websocket::stream_base::none(), false};
   ws.set_option(opt);
-  ws.set_option(beast::websocket::stream_base::decorator([proto](beast::websocket::response_type& res) {
-    res.set(http::field::sec_websocket_protocol, proto);
-    res.set(http::field::server, "methodhub");
-  }));
+  ws.set_option(
+      beast::websocket::stream_base::decorator([proto](beast::websocket::response_type& res) {
+        res.set(http::field::sec_websocket_protocol, proto);
+        res.set(http::field::server, "methodhub");
+      }));
   ws.binary(true);
   ws.auto_fragment(false);
   // A message holds at most a packet or frame or two; bigger ones are refused by Beast.
@@ -156,16 +169,18 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     first = false;
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
     if (ec == http::error::header_limit) {
-      co_await refuse(stream, api::error_response(errc::argument_invalid, "Request headers too large."), 11, limits);
+      co_await refuse(stream,
+                      api::error_response(errc::argument_invalid, "Request headers too large."), 11,
+                      limits);
       co_return false;
     }
     if (ec == http::error::body_limit) {
       // Beast's parser checks Content-Length against body_limit with the header: refuse the
       // body from its declared length, before any of it is read.
       co_await refuse(stream,
-                      api::error_response(errc::message_too_large, "The request body is larger than " +
-                                                                       std::to_string(limits.max_body_bytes) +
-                                                                       " bytes."),
+                      api::error_response(errc::message_too_large,
+                                          "The request body is larger than " +
+                                              std::to_string(limits.max_body_bytes) + " bytes."),
                       11, limits);
       co_return false;
     }
@@ -174,8 +189,9 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     if (is_websocket_path(req_header.target())) {
       if (parser.content_length() && *parser.content_length() > 0) {
         beast::error_code wec;
-        co_await write_response(stream, api::error_response(errc::argument_invalid, "A WebSocket upgrade has no body."),
-                                req_header.version(), false, limits, wec);
+        co_await write_response(
+            stream, api::error_response(errc::argument_invalid, "A WebSocket upgrade has no body."),
+            req_header.version(), false, limits, wec);
         co_return false;
       }
       co_return co_await upgrade(stream, parser.release(), heads, limits);
@@ -204,9 +220,12 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     api::http_request req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
-    if (auto it = msg.find(http::field::authorization); it != msg.end()) req.authorization = std::string(it->value());
-    if (auto it = msg.find(http::field::if_match); it != msg.end()) req.if_match = std::string(it->value());
-    if (auto it = msg.find("Request-Id"); it != msg.end()) req.request_id = std::string(it->value());
+    if (auto it = msg.find(http::field::authorization); it != msg.end())
+      req.authorization = std::string(it->value());
+    if (auto it = msg.find(http::field::if_match); it != msg.end())
+      req.if_match = std::string(it->value());
+    if (auto it = msg.find("Request-Id"); it != msg.end())
+      req.request_id = std::string(it->value());
     req.body = std::move(msg.body());
 
     auto res = co_await api::handle_request(std::move(req), svc);
@@ -219,8 +238,8 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
   co_return false;
 }
 
-asio::awaitable<void> run_tls(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, api::services& svc,
-                              http_limits limits, websocket_heads heads) {
+asio::awaitable<void> run_tls(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
+                              api::services& svc, http_limits limits, websocket_heads heads) {
   beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
   beast::get_lowest_layer(stream).expires_after(limits.handshake_timeout);
   auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
@@ -230,15 +249,16 @@ asio::awaitable<void> run_tls(tcp::socket socket, std::shared_ptr<asio::ssl::con
   co_await stream.async_shutdown(use_nothrow);
 }
 
-asio::awaitable<void> run_plain(tcp::socket socket, api::services& svc, http_limits limits, websocket_heads heads) {
+asio::awaitable<void> run_plain(tcp::socket socket, api::services& svc, http_limits limits,
+                                websocket_heads heads) {
   beast::tcp_stream stream(std::move(socket));
   co_await serve(stream, svc, limits, heads);
 }
 
 }  // namespace
 
-void start_http_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, api::services& svc,
-                        const http_limits& limits, const websocket_heads& ws) {
+void start_http_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
+                        api::services& svc, const http_limits& limits, const websocket_heads& ws) {
   auto ex = socket.get_executor();
   auto on_done = [](std::exception_ptr e) {
     if (!e) return;

@@ -10,8 +10,8 @@ namespace hub::transport {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-listener::listener(asio::io_context& ioc, std::string name, const std::string& address, std::uint16_t port,
-                   session_starter start)
+listener::listener(asio::io_context& ioc, std::string name, const std::string& address,
+                   std::uint16_t port, session_starter start)
     : ioc_(ioc), name_(std::move(name)), acceptor_(ioc), start_(std::move(start)), backoff_(ioc) {
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(address, ec);
@@ -22,12 +22,14 @@ listener::listener(asio::io_context& ioc, std::string name, const std::string& a
   if (!ec) acceptor_.bind(ep, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    throw std::runtime_error(name_ + ": cannot listen on " + address + ":" + std::to_string(port) + ": " +
-                             ec.message());
+    throw std::runtime_error(name_ + ": cannot listen on " + address + ":" + std::to_string(port) +
+                             ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
 }
 
-void listener::run() { accept_next(); }
+void listener::run() {
+  accept_next();
+}
 
 void listener::close() {
   boost::system::error_code ec;
@@ -35,7 +37,8 @@ void listener::close() {
 }
 
 void listener::accept_next() {
-  acceptor_.async_accept(asio::make_strand(ioc_), [this](boost::system::error_code ec, tcp::socket socket) {
+  acceptor_.async_accept(asio::make_strand(ioc_), [this](boost::system::error_code ec,
+                                                         tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
     if (ec) {
       // EMFILE/ENFILE: out of descriptors. Say so (the operator must raise the limit), back off

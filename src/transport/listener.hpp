@@ -16,8 +16,8 @@ class listener {
  public:
   /// Binds `address:port` (port 0: the OS picks) and listens. Throws std::runtime_error with
   /// the address on failure (port in use, no permission).
-  listener(boost::asio::io_context& ioc, std::string name, const std::string& address, std::uint16_t port,
-           session_starter start);
+  listener(boost::asio::io_context& ioc, std::string name, const std::string& address,
+           std::uint16_t port, session_starter start);
 
   /// Starts accepting. Each socket is created on a new strand of the io_context.
   void run();

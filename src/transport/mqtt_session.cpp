@@ -16,8 +16,8 @@
 #include "codec/mqtt/encode.hpp"
 #include "codec/mqtt/iothub_topics.hpp"
 #include "codec/mqtt/username.hpp"
-#include "transport/websocket_heads.hpp"
 #include "transport/head_runner.hpp"
+#include "transport/websocket_heads.hpp"
 #include "transport/ws_byte_stream.hpp"
 
 namespace hub::transport {
@@ -37,12 +37,17 @@ constexpr std::size_t read_chunk = 4096;
 constexpr std::string_view empty_twin = R"({"desired":{"$version":1},"reported":{"$version":1}})";
 
 std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-tcp::socket& lowest(tcp::socket& s) { return s; }
-tcp::socket& lowest(asio::ssl::stream<tcp::socket>& s) { return s.next_layer(); }
+tcp::socket& lowest(tcp::socket& s) {
+  return s;
+}
+tcp::socket& lowest(asio::ssl::stream<tcp::socket>& s) {
+  return s.next_layer();
+}
 template <class WebSocket>
 tcp::socket& lowest(ws_byte_stream<WebSocket>& s) {
   return s.lowest_socket();
@@ -95,7 +100,8 @@ class mqtt_connection final : public std::enable_shared_from_this<mqtt_connectio
 
   void wake_writer() {
     if (out_.size() > limits_.max_queued_bytes) {
-      spdlog::warn("mqtt {}: {} bytes unsent; dropping a connection that does not read", who_.str(), out_.size());
+      spdlog::warn("mqtt {}: {} bytes unsent; dropping a connection that does not read", who_.str(),
+                   out_.size());
       shutdown();
       return;
     }
@@ -188,7 +194,8 @@ asio::awaitable<void> mqtt_connection<Stream>::run() {
       if (!connected && result.error == mqtt::decode_error::unsupported_protocol_version) {
         // MQTT 5 (or 3.1) CONNECT: refuse cleanly with "unacceptable protocol version".
         std::string bytes;
-        mqtt::encode(bytes, mqtt::connack{false, mqtt::connect_return_code::unacceptable_protocol_version});
+        mqtt::encode(
+            bytes, mqtt::connack{false, mqtt::connect_return_code::unacceptable_protocol_version});
         co_await asio::async_write(stream_, asio::buffer(bytes), use_nothrow);
       } else {
         spdlog::debug("mqtt {}: closing on bad packet: {}", connected ? who_.str() : "(connecting)",
@@ -201,10 +208,12 @@ asio::awaitable<void> mqtt_connection<Stream>::run() {
       in_.erase(0, pos);
       pos = 0;
     }
-    std::size_t want = std::max(read_chunk, result.needed > in_.size() ? result.needed - in_.size() : 0);
+    std::size_t want =
+        std::max(read_chunk, result.needed > in_.size() ? result.needed - in_.size() : 0);
     std::size_t old = in_.size();
     in_.resize(old + want);
-    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(in_.data() + old, want), use_nothrow);
+    auto [ec, n] =
+        co_await stream_.async_read_some(asio::buffer(in_.data() + old, want), use_nothrow);
     in_.resize(old + n);
     if (ec) break;
     if (read_text_frame(stream_)) {
@@ -279,7 +288,8 @@ asio::awaitable<bool> mqtt_connection<Stream>::on_connect(mqtt::connect& c) {
     who.device_id = c.client_id.substr(0, slash);
     who.module_id = c.client_id.substr(slash + 1);
   }
-  if (who.device_id.empty() || (c.client_id.find('/') != std::string::npos && who.module_id.empty()) ||
+  if (who.device_id.empty() ||
+      (c.client_id.find('/') != std::string::npos && who.module_id.empty()) ||
       who.module_id.find('/') != std::string::npos)
     co_return co_await refuse(rc::identifier_rejected);
   if (!c.username || !c.password) co_return co_await refuse(rc::bad_username_or_password);
@@ -296,7 +306,8 @@ asio::awaitable<bool> mqtt_connection<Stream>::on_connect(mqtt::connect& c) {
         const auto* rec = who.is_module() ? reg.find(who) : device;
         identity_keys keys;
         if (rec) keys = {rec->primary_key, rec->secondary_key};
-        if (authorize_device(*c.password, who, rec ? &keys : nullptr, svc_.policies, unix_now()) != errc::ok) {
+        if (authorize_device(*c.password, who, rec ? &keys : nullptr, svc_.policies, unix_now()) !=
+            errc::ok) {
           v.code = rc::not_authorized;  // bad, expired or foreign token (spec §3.3: 5)
           return v;
         }
@@ -310,7 +321,8 @@ asio::awaitable<bool> mqtt_connection<Stream>::on_connect(mqtt::connect& c) {
       },
       asio::use_awaitable);
   if (verdict.code != rc::accepted) {
-    spdlog::info("mqtt {}: CONNECT refused (return code {})", who.str(), static_cast<int>(verdict.code));
+    spdlog::info("mqtt {}: CONNECT refused (return code {})", who.str(),
+                 static_cast<int>(verdict.code));
     co_return co_await refuse(verdict.code);
   }
 
@@ -319,7 +331,8 @@ asio::awaitable<bool> mqtt_connection<Stream>::on_connect(mqtt::connect& c) {
   clean_session_ = c.clean_session;
   filters_ = std::move(verdict.filters);
   for (const auto& f : filters_)
-    if (mqtt::classify_filter(f, who_.device_id, who_.module_id) == mqtt::filter_kind::methods) methods_ = true;
+    if (mqtt::classify_filter(f, who_.device_id, who_.module_id) == mqtt::filter_kind::methods)
+      methods_ = true;
 
   // Keep-alive enforced at 1.5x (MQTT 3.1.1 §3.1.2.10), capped at IoT Hub's maximum; a client
   // that asks for none still gets the cap, so half-open connections end.
@@ -330,10 +343,10 @@ asio::awaitable<bool> mqtt_connection<Stream>::on_connect(mqtt::connect& c) {
   watchdog_.cancel();  // re-read the deadline
 
   mqtt::encode(out_, mqtt::connack{verdict.session_present, rc::accepted});
-  svc_.presence.link_up(who_, id_,
-                        std::make_shared<link>(this->weak_from_this(), stream_.get_executor()), methods_);
-  spdlog::debug("mqtt {}: connected (clean session {}, keep-alive {} s, session present {})", who_.str(),
-                clean_session_, c.keep_alive, verdict.session_present);
+  svc_.presence.link_up(
+      who_, id_, std::make_shared<link>(this->weak_from_this(), stream_.get_executor()), methods_);
+  spdlog::debug("mqtt {}: connected (clean session {}, keep-alive {} s, session present {})",
+                who_.str(), clean_session_, c.keep_alive, verdict.session_present);
   co_return true;
 }
 
@@ -358,7 +371,8 @@ bool mqtt_connection<Stream>::on_packet(mqtt::packet& p) {
       return false;
     default:
       // A second CONNECT, QoS 2 flow packets, or server-to-client packets (MQTT 3.1.1 §4.8).
-      spdlog::debug("mqtt {}: closing on unexpected packet type {}", who_.str(), static_cast<int>(mqtt::type_of(p)));
+      spdlog::debug("mqtt {}: closing on unexpected packet type {}", who_.str(),
+                    static_cast<int>(mqtt::type_of(p)));
       return false;
   }
 }
@@ -370,7 +384,8 @@ void mqtt_connection<Stream>::on_subscribe(const mqtt::subscribe& s) {
   for (const auto& sub : s.subscriptions) {
     auto kind = mqtt::classify_filter(sub.filter, who_.device_id, who_.module_id);
     bool known = filters_.contains(sub.filter);
-    if (kind == mqtt::filter_kind::unknown || (!known && filters_.size() >= limits_.max_subscriptions)) {
+    if (kind == mqtt::filter_kind::unknown ||
+        (!known && filters_.size() >= limits_.max_subscriptions)) {
       ack.return_codes.push_back(mqtt::suback_failure);
       continue;
     }
@@ -396,7 +411,8 @@ void mqtt_connection<Stream>::on_unsubscribe(const mqtt::unsubscribe& u) {
   for (const auto& f : u.filters) {
     if (filters_.erase(f) == 0) continue;
     changed = true;
-    if (methods_ && mqtt::classify_filter(f, who_.device_id, who_.module_id) == mqtt::filter_kind::methods) {
+    if (methods_ &&
+        mqtt::classify_filter(f, who_.device_id, who_.module_id) == mqtt::filter_kind::methods) {
       methods_ = false;
       svc_.presence.methods_subscribed(id_, false);
     }
@@ -436,8 +452,10 @@ bool mqtt_connection<Stream>::on_publish(mqtt::publish& p) {
   } else if (auto prid = mqtt::parse_twin_patch_reported_topic(p.topic)) {
     ack();
     ++reported_version_;
-    mqtt::encode_publish(out_, "$iothub/twin/res/204/?$rid=" + *prid + "&$version=" + std::to_string(reported_version_),
-                         {}, 0, 0);
+    mqtt::encode_publish(
+        out_,
+        "$iothub/twin/res/204/?$rid=" + *prid + "&$version=" + std::to_string(reported_version_),
+        {}, 0, 0);
   } else {
     // IoT Hub disconnects a device that publishes to a topic it does not serve.
     spdlog::debug("mqtt {}: PUBLISH to unsupported topic '{}'; closing", who_.str(), p.topic);
@@ -449,18 +467,22 @@ bool mqtt_connection<Stream>::on_publish(mqtt::publish& p) {
 
 }  // namespace
 
-asio::awaitable<void> run_mqtt_over_websocket(wss_stream ws, mqtt_services& svc, const mqtt_limits& limits) {
+asio::awaitable<void> run_mqtt_over_websocket(wss_stream ws, mqtt_services& svc,
+                                              const mqtt_limits& limits) {
   return detail::run_head_websocket<mqtt_connection>(std::move(ws), svc, limits);
 }
 
-asio::awaitable<void> run_mqtt_over_websocket(ws_stream ws, mqtt_services& svc, const mqtt_limits& limits) {
+asio::awaitable<void> run_mqtt_over_websocket(ws_stream ws, mqtt_services& svc,
+                                              const mqtt_limits& limits) {
   return detail::run_head_websocket<mqtt_connection>(std::move(ws), svc, limits);
 }
 
-std::uint64_t mqtt_telemetry_messages() noexcept { return telemetry_messages.load(std::memory_order_relaxed); }
+std::uint64_t mqtt_telemetry_messages() noexcept {
+  return telemetry_messages.load(std::memory_order_relaxed);
+}
 
-void start_mqtt_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, mqtt_services& svc,
-                        const mqtt_limits& limits) {
+void start_mqtt_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
+                        mqtt_services& svc, const mqtt_limits& limits) {
   detail::start_head<mqtt_connection>("mqtt", std::move(socket), std::move(tls), svc, limits);
 }
 

@@ -36,7 +36,8 @@ struct mqtt_services {
 std::uint64_t mqtt_telemetry_messages() noexcept;
 
 /// Serves one MQTT connection on `socket` (which must be on its own strand) until it closes.
-void start_mqtt_session(boost::asio::ip::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> tls,
-                        mqtt_services& svc, const mqtt_limits& limits);
+void start_mqtt_session(boost::asio::ip::tcp::socket socket,
+                        std::shared_ptr<boost::asio::ssl::context> tls, mqtt_services& svc,
+                        const mqtt_limits& limits);
 
 }  // namespace hub::transport

@@ -2,7 +2,8 @@
 
 namespace hub::transport {
 
-std::pair<mqtt_session_store::filter_set, bool> mqtt_session_store::open(const identity_key& who, link_id owner,
+std::pair<mqtt_session_store::filter_set, bool> mqtt_session_store::open(const identity_key& who,
+                                                                         link_id owner,
                                                                          bool clean_session) {
   auto [it, inserted] = sessions_.try_emplace(who);
   bool present = !inserted && !clean_session;

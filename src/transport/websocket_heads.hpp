@@ -15,7 +15,8 @@ struct mqtt_limits;
 struct amqp_services;
 struct amqp_limits;
 
-using wss_stream = boost::beast::websocket::stream<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
+using wss_stream =
+    boost::beast::websocket::stream<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
 using ws_stream = boost::beast::websocket::stream<boost::beast::tcp_stream>;
 
 struct websocket_heads {
@@ -26,7 +27,9 @@ struct websocket_heads {
 };
 
 /// Runs an MQTT session over an accepted WebSocket until it closes.
-boost::asio::awaitable<void> run_mqtt_over_websocket(wss_stream ws, mqtt_services& svc, const mqtt_limits& limits);
-boost::asio::awaitable<void> run_mqtt_over_websocket(ws_stream ws, mqtt_services& svc, const mqtt_limits& limits);
+boost::asio::awaitable<void> run_mqtt_over_websocket(wss_stream ws, mqtt_services& svc,
+                                                     const mqtt_limits& limits);
+boost::asio::awaitable<void> run_mqtt_over_websocket(ws_stream ws, mqtt_services& svc,
+                                                     const mqtt_limits& limits);
 
 }  // namespace hub::transport

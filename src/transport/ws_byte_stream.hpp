@@ -34,7 +34,9 @@ class ws_byte_stream {
   bool got_text() const { return ws_.got_text(); }
 
   /// The TCP socket underneath, to shut the connection down hard.
-  boost::asio::ip::tcp::socket& lowest_socket() noexcept { return boost::beast::get_lowest_layer(ws_).socket(); }
+  boost::asio::ip::tcp::socket& lowest_socket() noexcept {
+    return boost::beast::get_lowest_layer(ws_).socket();
+  }
 
  private:
   WebSocket ws_;

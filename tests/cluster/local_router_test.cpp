@@ -18,7 +18,9 @@ namespace asio = boost::asio;
 struct fake_link final : device_link {
   std::vector<std::shared_ptr<const method_request>> delivered;
   std::vector<errc> kicks;
-  void deliver(std::shared_ptr<const method_request> r) override { delivered.push_back(std::move(r)); }
+  void deliver(std::shared_ptr<const method_request> r) override {
+    delivered.push_back(std::move(r));
+  }
   void kick(errc e) override { kicks.push_back(e); }
 };
 
@@ -34,7 +36,8 @@ class LocalRouterTest : public ::testing::Test {
     int answers = 0;
     invoke_result result;
   };
-  std::shared_ptr<slot> call(identity_key who, std::chrono::seconds connect = std::chrono::seconds(0),
+  std::shared_ptr<slot> call(identity_key who,
+                             std::chrono::seconds connect = std::chrono::seconds(0),
                              std::chrono::seconds response = std::chrono::seconds(30)) {
     auto s = std::make_shared<slot>();
     invoke_request req{std::move(who), "echo", "{\"a\":1}", response, connect};
@@ -51,7 +54,8 @@ class LocalRouterTest : public ::testing::Test {
     ioc.restart();
     ioc.poll();
   }
-  std::shared_ptr<fake_link> connect(link_id id, bool subscribed = true, identity_key who = {"dev1", {}}) {
+  std::shared_ptr<fake_link> connect(link_id id, bool subscribed = true,
+                                     identity_key who = {"dev1", {}}) {
     auto l = std::make_shared<fake_link>();
     router.link_up(who, id, l, subscribed);
     drain();

@@ -19,7 +19,8 @@ TEST(DeviceId, AcceptsEveryAllowedCharacter) {
 TEST(DeviceId, RejectsEmptyTooLongAndForbiddenCharacters) {
   EXPECT_FALSE(valid_device_id(""));
   EXPECT_FALSE(valid_device_id(std::string(129, 'x')));
-  for (const std::string& bad : std::vector<std::string>{"a b", "a/b", "a+b", "a#b", "a\"b", "a\\b", "a{b", "a;b", "é", std::string("a\0b", 3)})
+  for (const std::string& bad : std::vector<std::string>{"a b", "a/b", "a+b", "a#b", "a\"b", "a\\b",
+                                                         "a{b", "a;b", "é", std::string("a\0b", 3)})
     EXPECT_FALSE(valid_device_id(bad)) << bad;
 }
 

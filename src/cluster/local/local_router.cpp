@@ -1,10 +1,10 @@
 #include "cluster/local/local_router.hpp"
 
-#include "core/completion.hpp"
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <charconv>
+
+#include "core/completion.hpp"
 
 namespace hub::cluster {
 
@@ -51,8 +51,10 @@ void local_router::route(invoke_request call, invoke_handler handler) {
   auto timeout = call.connect_timeout;
   std::uint64_t id = next_waiter_++;
   waiting_by_id_.emplace(call.target, id);
-  auto& w = waiters_.try_emplace(id, waiter{std::move(call), std::move(handler), asio::steady_timer(core_)})
-                .first->second;
+  auto& w =
+      waiters_
+          .try_emplace(id, waiter{std::move(call), std::move(handler), asio::steady_timer(core_)})
+          .first->second;
   w.deadline.expires_after(timeout);
   w.deadline.async_wait([this, id](boost::system::error_code ec) {
     if (ec) return;  // cancelled: the waiter was woken
@@ -78,8 +80,9 @@ void local_router::deliver(link_entry& entry, invoke_request call, invoke_handle
   std::uint64_t n = next_rid_++;
   auto request = std::make_shared<method_request>(
       method_request{std::move(call.method_name), format_rid(n), std::move(call.payload)});
-  auto [pit, inserted] = pending_.try_emplace(
-      n, pending_call{std::move(call.target), entry.id, std::move(handler), asio::steady_timer(core_)});
+  auto [pit, inserted] =
+      pending_.try_emplace(n, pending_call{std::move(call.target), entry.id, std::move(handler),
+                                           asio::steady_timer(core_)});
   entry.rids.insert(n);
   pit->second.deadline.expires_after(call.response_timeout);
   pit->second.deadline.async_wait([this, n](boost::system::error_code ec) {
@@ -126,9 +129,10 @@ void local_router::link_down(link_id id) {
 }
 
 void local_router::method_response(link_id id, std::string rid, int status, std::string payload) {
-  asio::dispatch(core_, [this, id, rid = std::move(rid), status, payload = std::move(payload)]() mutable {
-    on_response(id, rid, status, std::move(payload));
-  });
+  asio::dispatch(core_,
+                 [this, id, rid = std::move(rid), status, payload = std::move(payload)]() mutable {
+                   on_response(id, rid, status, std::move(payload));
+                 });
 }
 
 void local_router::on_link_up(identity_key who, link_id id, std::shared_ptr<device_link> link,
@@ -196,7 +200,8 @@ void local_router::on_link_down(link_id id, errc reason) {
   links_.erase(it);
 }
 
-void local_router::on_response(link_id id, const std::string& rid, int status, std::string payload) {
+void local_router::on_response(link_id id, const std::string& rid, int status,
+                               std::string payload) {
   auto n = parse_rid(rid);
   if (!n) return;
   auto p = pending_.find(*n);
