@@ -168,7 +168,10 @@ void apply_toml(serve_config& cfg, std::string_view toml_text, std::string_view 
     throw usage_error(
         fmt::format("{}:{}: {}", source_name, e.source().begin.line, e.description()));
   }
-  for (const auto& [key, node] : doc) {
+  for (const auto& entry : doc) {
+    // Not a structured binding: lambdas below capture `node`, which clang < 16 refuses.
+    const auto& key = entry.first;
+    const auto& node = entry.second;
     const auto where = fmt::format("{}:{}", source_name, node.source().begin.line);
     const setting* s = find_setting(key.str());
     if (s == nullptr) {
