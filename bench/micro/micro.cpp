@@ -30,7 +30,9 @@ const std::string method_topic = "$iothub/methods/POST/echo/?$rid=1234567";
 const std::string key_b64 = "aGVsbG8gd29ybGQgdGhpcyBpcyBhIDMyIGJ5dGUga2V5IQ==";
 
 std::int64_t now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void BM_mqtt_encode_method_publish(benchmark::State& state) {
@@ -47,7 +49,8 @@ BENCHMARK(BM_mqtt_encode_method_publish)->Arg(100)->Arg(4096);
 
 void BM_mqtt_decode_method_publish(benchmark::State& state) {
   std::string wire;
-  mqtt::encode_publish(wire, method_topic, payload_json(static_cast<std::size_t>(state.range(0))), 0, 0);
+  mqtt::encode_publish(wire, method_topic, payload_json(static_cast<std::size_t>(state.range(0))),
+                       0, 0);
   for (auto _ : state) {
     auto r = mqtt::decode(wire);
     benchmark::DoNotOptimize(r);

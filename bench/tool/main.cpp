@@ -1,7 +1,9 @@
-// methodhub-bench: the load generator and the harness of bench/run (issue 6, design.md "Benchmarks").
+// methodhub-bench: the load generator and the harness of bench/run (issue 6, design.md
+// "Benchmarks").
 //
-//   methodhub-bench suite --hub-bin PATH [options]   everything, in one run, then a table of medians
-//   methodhub-bench echo-server --port-file F        the ceiling's server (the suite forks it)
+//   methodhub-bench suite --hub-bin PATH [options]   everything, in one run, then a table of
+//   medians methodhub-bench echo-server --port-file F        the ceiling's server (the suite forks
+//   it)
 //
 // The suite starts (and always stops) its own processes: a hub in a temporary data directory,
 // Debian's mosquitto on a free loopback port, the TCP echo server. It then measures
@@ -323,12 +325,14 @@ std::string reason_of(const std::exception& e) {
 
 // Opens `sock`, binds it to 127.0.0.<1 + source % sources> (port chosen at connect time, so each
 // source address has its own ephemeral port range) and connects to 127.0.0.1:port.
-awaitable<void> open_and_connect(tcp::socket& sock, std::uint16_t port, std::size_t source, std::size_t sources) {
+awaitable<void> open_and_connect(tcp::socket& sock, std::uint16_t port, std::size_t source,
+                                 std::size_t sources) {
   sock.open(tcp::v4());
   int one = 1;
   ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
   sock.set_option(tcp::no_delay(true));
-  auto src = asio::ip::address_v4(0x7f000001u + static_cast<std::uint32_t>(source % std::max<std::size_t>(1, sources)));
+  auto src = asio::ip::address_v4(
+      0x7f000001u + static_cast<std::uint32_t>(source % std::max<std::size_t>(1, sources)));
   sock.bind(tcp::endpoint(src, 0));
   co_await sock.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port), use_awaitable);
 }
@@ -374,7 +378,8 @@ awaitable<void> mqtt_handshake(S& s, std::string& in, mqtt::connect c, const std
   auto* ca = std::get_if<mqtt::connack>(&p);
   if (!ca) throw std::runtime_error("no CONNACK");
   if (ca->return_code != mqtt::connect_return_code::accepted)
-    throw std::runtime_error("CONNACK refused (code " + std::to_string(static_cast<int>(ca->return_code)) + ")");
+    throw std::runtime_error("CONNACK refused (code " +
+                             std::to_string(static_cast<int>(ca->return_code)) + ")");
   out.clear();
   mqtt::subscribe sub;
   sub.packet_id = 1;
@@ -509,8 +514,8 @@ struct connect_report {
 };
 
 // Connects devices [from, to) at `rate` per second and waits until each is subscribed or failed.
-connect_report connect_devices(asio::io_context& ioc, device_set& ds, std::size_t from, std::size_t to, double rate,
-                               double timeout_s) {
+connect_report connect_devices(asio::io_context& ioc, device_set& ds, std::size_t from,
+                               std::size_t to, double rate, double timeout_s) {
   auto t0 = clk::now();
   std::size_t base_ready = ds.ready, base_failed = ds.failed;
   for (std::size_t i = from; i < to; ++i) {
@@ -518,10 +523,12 @@ connect_report connect_devices(asio::io_context& ioc, device_set& ds, std::size_
     ds.slots.push_back(sl);
     ++ds.alive;
     asio::co_spawn(sl->strand, run_device(ds, i, sl), asio::detached);
-    auto due = t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>((i - from + 1) / rate));
+    auto due = t0 + std::chrono::duration_cast<clk::duration>(
+                        std::chrono::duration<double>((i - from + 1) / rate));
     if ((i - from) % 16 == 15) std::this_thread::sleep_until(due);
   }
-  auto until = clk::now() + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(timeout_s));
+  auto until = clk::now() +
+               std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(timeout_s));
   while (clk::now() < until) {
     if ((ds.ready - base_ready) + (ds.failed - base_failed) >= to - from) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -532,14 +539,16 @@ connect_report connect_devices(asio::io_context& ioc, device_set& ds, std::size_
   r.failed = ds.failed - base_failed;
   r.seconds = std::chrono::duration<double>(clk::now() - t0).count();
   std::lock_guard<std::mutex> l(ds.m);
-  for (const auto& [why, n] : ds.failures) r.failures += (r.failures.empty() ? "" : "; ") + why + " x" + std::to_string(n);
+  for (const auto& [why, n] : ds.failures)
+    r.failures += (r.failures.empty() ? "" : "; ") + why + " x" + std::to_string(n);
   return r;
 }
 
 void disconnect_devices(device_set& ds) {
   close_slots(ds.slots);
   auto until = clk::now() + std::chrono::seconds(30);
-  while (ds.alive > 0 && clk::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (ds.alive > 0 && clk::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   if (ds.alive > 0) throw std::runtime_error("devices did not close within 30 s");
   ds.slots.clear();
 }
@@ -554,7 +563,8 @@ awaitable<int> read_http_response(S& s, std::string& in, std::string& body) {
     if (i > 10000 || in.size() > 65536) throw std::runtime_error("HTTP header too long");
     co_await read_more(s, in);
   }
-  if (in.compare(0, 5, "HTTP/") != 0 || in.size() < 12) throw std::runtime_error("not an HTTP response");
+  if (in.compare(0, 5, "HTTP/") != 0 || in.size() < 12)
+    throw std::runtime_error("not an HTTP response");
   int status = std::atoi(in.c_str() + 9);
   long length = -1;
   bool chunked = false;
@@ -619,7 +629,8 @@ std::string http_request(std::string_view method, std::string_view target, const
 // Registers devices [0, n) with PUT /devices/{id} over `conns` keep-alive connections and stores
 // each primary key. Returns seconds taken.
 double register_devices(asio::io_context& ioc, std::uint16_t http_port, const std::string& auth,
-                        const std::vector<std::string>& ids, std::vector<std::string>& keys, int conns) {
+                        const std::vector<std::string>& ids, std::vector<std::string>& keys,
+                        int conns) {
   std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> bad{0};
   std::mutex m;
@@ -632,8 +643,8 @@ double register_devices(asio::io_context& ioc, std::uint16_t http_port, const st
       co_await open_and_connect(sock, http_port, 0, 1);
       std::string in, body;
       for (std::size_t i; (i = next++) < ids.size();) {
-        std::string req = http_request("PUT", "/devices/" + ids[i] + "?api-version=2021-04-12", auth,
-                                       "{\"deviceId\":\"" + ids[i] + "\"}");
+        std::string req = http_request("PUT", "/devices/" + ids[i] + "?api-version=2021-04-12",
+                                       auth, "{\"deviceId\":\"" + ids[i] + "\"}");
         co_await asio::async_write(sock, asio::buffer(req), use_awaitable);
         int status = co_await read_http_response(sock, in, body);
         std::string key = json_string_after(body, "primaryKey");
@@ -665,7 +676,9 @@ double register_devices(asio::io_context& ioc, std::uint16_t http_port, const st
       for (auto& f2 : fs) f2.wait_for(std::chrono::seconds(5));
       throw std::runtime_error("device registration did not finish in 600 s");
     }
-  if (bad) throw std::runtime_error("device registration: " + std::to_string(bad.load()) + " failures, first: " + first_error);
+  if (bad)
+    throw std::runtime_error("device registration: " + std::to_string(bad.load()) +
+                             " failures, first: " + first_error);
   return std::chrono::duration<double>(clk::now() - t0).count();
 }
 
@@ -685,9 +698,9 @@ struct run_result {
   std::uint64_t ok = 0;
   histogram h;
   std::map<std::string, std::uint64_t> errors;
-  std::uint64_t cut = 0;  // requests still unanswered when the run was cut off
+  std::uint64_t cut = 0;                 // requests still unanswered when the run was cut off
   double server_cpu = 0, bench_cpu = 0;  // percent of one core
-  double other_cpu = 0;                   // everything else on the machine, percent of one core
+  double other_cpu = 0;                  // everything else on the machine, percent of one core
   double rate() const { return seconds > 0 ? static_cast<double>(ok) / seconds : 0; }
   std::uint64_t error_count() const {
     std::uint64_t n = cut;
@@ -707,7 +720,8 @@ awaitable<void> run_worker(const worker_fn& fn, worker_state& w, clk::time_point
   }
 }
 
-run_result timed_run(asio::io_context& ioc, int concurrency, double duration_s, pid_t server, const worker_fn& fn) {
+run_result timed_run(asio::io_context& ioc, int concurrency, double duration_s, pid_t server,
+                     const worker_fn& fn) {
   std::vector<worker_state> ws(static_cast<std::size_t>(concurrency));
   std::vector<std::shared_ptr<slot>> slots;
   for (auto& w : ws) {
@@ -716,9 +730,11 @@ run_result timed_run(asio::io_context& ioc, int concurrency, double duration_s, 
   }
   double s0 = cpu_seconds(server), b0 = cpu_seconds(::getpid()), m0 = machine_busy_seconds();
   auto t0 = clk::now();
-  auto deadline = t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(duration_s));
+  auto deadline =
+      t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(duration_s));
   std::vector<std::future<void>> fs;
-  for (auto& w : ws) fs.push_back(asio::co_spawn(w.sl->strand, run_worker(fn, w, deadline), asio::use_future));
+  for (auto& w : ws)
+    fs.push_back(asio::co_spawn(w.sl->strand, run_worker(fn, w, deadline), asio::use_future));
   auto grace = deadline + std::chrono::seconds(10);
   bool cut = false;
   for (auto& f : fs)
@@ -737,7 +753,8 @@ run_result timed_run(asio::io_context& ioc, int concurrency, double duration_s, 
   r.seconds = std::chrono::duration<double>(t1 - t0).count();
   r.server_cpu = 100.0 * (cpu_seconds(server) - s0) / r.seconds;
   r.bench_cpu = 100.0 * (cpu_seconds(::getpid()) - b0) / r.seconds;
-  r.other_cpu = std::max(0.0, 100.0 * (machine_busy_seconds() - m0) / r.seconds - r.server_cpu - r.bench_cpu);
+  r.other_cpu =
+      std::max(0.0, 100.0 * (machine_busy_seconds() - m0) / r.seconds - r.server_cpu - r.bench_cpu);
   for (auto& w : ws) {
     r.ok += w.ok;
     r.h.merge(w.h);
@@ -764,12 +781,15 @@ struct invoke_params {
 };
 
 template <class S>
-awaitable<void> invoke_loop(S& s, worker_state& w, clk::time_point deadline, const invoke_params& p) {
+awaitable<void> invoke_loop(S& s, worker_state& w, clk::time_point deadline,
+                            const invoke_params& p) {
   std::mt19937_64 rng(reinterpret_cast<std::uintptr_t>(&w));
   std::uniform_int_distribution<std::size_t> pick(p.first, p.first + p.devices - 1);
   std::string in, resp;
   for (std::uint64_t n = 0; n < 100'000'000 && clk::now() < deadline; ++n) {
-    std::string req = http_request("POST", "/twins/" + (*p.ids)[pick(rng)] + "/methods?api-version=2021-04-12", p.auth, p.body);
+    std::string req =
+        http_request("POST", "/twins/" + (*p.ids)[pick(rng)] + "/methods?api-version=2021-04-12",
+                     p.auth, p.body);
     auto t0 = clk::now();
     w.in_flight = true;
     co_await asio::async_write(s, asio::buffer(req), use_awaitable);
@@ -803,8 +823,9 @@ awaitable<void> invoke_loop(S& s, worker_state& w, clk::time_point deadline, con
 // Hub: POST /twins/{id}/methods with `echo` and a JSON payload of exactly `payload_bytes` bytes.
 // With `offline`, the devices [first, first + devices) are registered but not connected: the
 // expected answer is 404 with errorCode 404103, which then counts as the success.
-worker_fn hub_invoker(std::uint16_t http_port, const std::string& auth, const std::vector<std::string>& ids,
-                      std::size_t first, std::size_t devices, std::size_t payload_bytes, bool offline = false,
+worker_fn hub_invoker(std::uint16_t http_port, const std::string& auth,
+                      const std::vector<std::string>& ids, std::size_t first, std::size_t devices,
+                      std::size_t payload_bytes, bool offline = false,
                       ssl::context* tls = nullptr) {
   auto p = std::make_shared<invoke_params>();
   p->port = http_port;
@@ -814,7 +835,8 @@ worker_fn hub_invoker(std::uint16_t http_port, const std::string& auth, const st
   p->first = first;
   p->devices = devices;
   p->pad = make_padding(payload_bytes > 8 ? payload_bytes - 8 : 1);
-  p->body = "{\"methodName\":\"echo\",\"responseTimeoutInSeconds\":30,\"payload\":{\"d\":\"" + p->pad + "\"}}";
+  p->body = "{\"methodName\":\"echo\",\"responseTimeoutInSeconds\":30,\"payload\":{\"d\":\"" +
+            p->pad + "\"}}";
   p->offline = offline;
   return [p](worker_state& w, clk::time_point deadline) -> awaitable<void> {
     tcp::socket sock(w.sl->strand);
@@ -834,8 +856,8 @@ worker_fn hub_invoker(std::uint16_t http_port, const std::string& auth, const st
 
 // mosquitto: publish to req/<device> with "<reply topic>\n<seq>\n<padding>" (payload_bytes in
 // all), wait for the same bytes on the reply topic.
-worker_fn mqtt_requester(std::uint16_t port, const std::vector<std::string>& ids, std::size_t devices,
-                         std::size_t payload_bytes) {
+worker_fn mqtt_requester(std::uint16_t port, const std::vector<std::string>& ids,
+                         std::size_t devices, std::size_t payload_bytes) {
   return [=, &ids](worker_state& w, clk::time_point deadline) -> awaitable<void> {
     tcp::socket sock(w.sl->strand);
     w.sl->sock = &sock;
@@ -951,7 +973,8 @@ struct options {
   int runs = 3;
   std::size_t payload = 100;
   double ramp = 2000;
-  double tls_ramp = 100;  // TLS handshakes cost the hub far more CPU (at 500/s on a loaded machine most timed out)
+  double tls_ramp = 100;  // TLS handshakes cost the hub far more CPU (at 500/s on a loaded machine
+                          // most timed out)
   int threads = 2;
   int hub_threads = 0;
   int server_threads = 2;  // echo server
@@ -979,7 +1002,8 @@ double median(std::vector<double> v) {
 }
 
 struct summary {
-  double rate = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, server_cpu = 0, bench_cpu = 0, other_cpu = 0;
+  double rate = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, server_cpu = 0, bench_cpu = 0,
+         other_cpu = 0;
   std::uint64_t errors = 0, ok = 0;
   std::map<std::string, std::uint64_t> error_kinds;
 };
@@ -1015,11 +1039,14 @@ summary summarize(const scenario_stats& s) {
 }
 
 void print_run(const std::string& name, int c, int i, const run_result& r) {
-  std::printf("  %-10s C=%-4d run %d: %9.0f rt/s  p50 %7.3f  p99 %7.3f  p99.9 %7.3f  max %8.3f ms  errors %llu  server CPU %5.1f%%  bench CPU %5.1f%%  other CPU %5.1f%%\n",
-              name.c_str(), c, i + 1, r.rate(), r.h.percentile(0.5) / 1e6, r.h.percentile(0.99) / 1e6,
-              r.h.percentile(0.999) / 1e6, static_cast<double>(r.h.max()) / 1e6,
-              static_cast<unsigned long long>(r.error_count()), r.server_cpu, r.bench_cpu, r.other_cpu);
-  for (const auto& [k, v] : r.errors) std::printf("      %s: %llu\n", k.c_str(), static_cast<unsigned long long>(v));
+  std::printf(
+      "  %-10s C=%-4d run %d: %9.0f rt/s  p50 %7.3f  p99 %7.3f  p99.9 %7.3f  max %8.3f ms  errors "
+      "%llu  server CPU %5.1f%%  bench CPU %5.1f%%  other CPU %5.1f%%\n",
+      name.c_str(), c, i + 1, r.rate(), r.h.percentile(0.5) / 1e6, r.h.percentile(0.99) / 1e6,
+      r.h.percentile(0.999) / 1e6, static_cast<double>(r.h.max()) / 1e6,
+      static_cast<unsigned long long>(r.error_count()), r.server_cpu, r.bench_cpu, r.other_cpu);
+  for (const auto& [k, v] : r.errors)
+    std::printf("      %s: %llu\n", k.c_str(), static_cast<unsigned long long>(v));
   std::fflush(stdout);
 }
 
@@ -1040,9 +1067,11 @@ struct hub_process {
 };
 
 hub_process start_hub(const options& o, const fs::path& data, const fs::path& log) {
-  std::vector<std::string> argv{o.hub_bin, "serve", "--data-dir", data.string(), "--hostname", "localhost",
-                                "--bind", "127.0.0.1", "--https-port", "0", "--mqtt-port", "0", "--amqp-port", "0",
-                                "--mqtt-tcp-port", "0", "--http-port", "0", "--log-level", "warn"};
+  std::vector<std::string> argv{o.hub_bin,      "serve",     "--data-dir",      data.string(),
+                                "--hostname",   "localhost", "--bind",          "127.0.0.1",
+                                "--https-port", "0",         "--mqtt-port",     "0",
+                                "--amqp-port",  "0",         "--mqtt-tcp-port", "0",
+                                "--http-port",  "0",         "--log-level",     "warn"};
   if (o.hub_threads > 0) {
     argv.push_back("--threads");
     argv.push_back(std::to_string(o.hub_threads));
@@ -1052,7 +1081,8 @@ hub_process start_hub(const options& o, const fs::path& data, const fs::path& lo
   h.pid = spawn(argv, log);
   auto until = clk::now() + std::chrono::seconds(60);
   while (clk::now() < until) {
-    if (!child_alive(h.pid)) throw std::runtime_error("the hub exited at start; its log:\n" + tail_of(log));
+    if (!child_alive(h.pid))
+      throw std::runtime_error("the hub exited at start; its log:\n" + tail_of(log));
     if (fs::exists(data / "listening.json")) {
       auto j = read_file(data / "listening.json");
       h.http = static_cast<std::uint16_t>(json_number_after(j, "http"));
@@ -1063,7 +1093,8 @@ hub_process start_hub(const options& o, const fs::path& data, const fs::path& lo
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  throw std::runtime_error("the hub did not write listening.json within 60 s; its log:\n" + tail_of(log));
+  throw std::runtime_error("the hub did not write listening.json within 60 s; its log:\n" +
+                           tail_of(log));
 }
 
 std::uint16_t free_port() {
@@ -1075,7 +1106,8 @@ std::uint16_t free_port() {
 void wait_port(std::uint16_t port, pid_t pid, const fs::path& log) {
   auto until = clk::now() + std::chrono::seconds(20);
   while (clk::now() < until) {
-    if (!child_alive(pid)) throw std::runtime_error("server exited at start; its log:\n" + tail_of(log));
+    if (!child_alive(pid))
+      throw std::runtime_error("server exited at start; its log:\n" + tail_of(log));
     asio::io_context ioc;
     tcp::socket s(ioc);
     boost::system::error_code ec;
@@ -1102,14 +1134,16 @@ std::size_t descriptor_cap() {
   return static_cast<std::size_t>(lim.rlim_max);
 }
 
-std::vector<footprint_row> run_footprint(asio::io_context& ioc, const options& o, const fs::path& data,
-                                         const std::vector<std::string>& ids, const std::vector<std::string>& tokens,
+std::vector<footprint_row> run_footprint(asio::io_context& ioc, const options& o,
+                                         const fs::path& data, const std::vector<std::string>& ids,
+                                         const std::vector<std::string>& tokens,
                                          ssl::context& tls_ctx, std::size_t cap_devices) {
   std::vector<footprint_row> rows;
   std::vector<bool> modes{false};
   if (o.footprint_tls) modes.push_back(true);
   for (bool tls : modes) {
-    auto hub = start_hub(o, data, data.parent_path() / (tls ? "hub-footprint-tls.log" : "hub-footprint.log"));
+    auto hub = start_hub(
+        o, data, data.parent_path() / (tls ? "hub-footprint-tls.log" : "hub-footprint.log"));
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     long idle = rss_kb(hub.pid);
     long pages0 = sockstat_tcp_mem_pages();
@@ -1131,7 +1165,8 @@ std::vector<footprint_row> run_footprint(asio::io_context& ioc, const options& o
     for (auto target : targets) {
       if (target <= done) continue;
       double rate = tls ? o.tls_ramp : o.ramp;
-      auto rep = connect_devices(ioc, ds, done, target, rate, 60.0 + static_cast<double>(target - done) / rate * 3);
+      auto rep = connect_devices(ioc, ds, done, target, rate,
+                                 60.0 + static_cast<double>(target - done) / rate * 3);
       total_s += rep.seconds;
       done = target;
       std::this_thread::sleep_for(std::chrono::seconds(1));  // let the hub settle
@@ -1148,10 +1183,14 @@ std::vector<footprint_row> run_footprint(asio::io_context& ioc, const options& o
       r.slab_before_kb = slab0;
       r.slab_kb = meminfo_kb("Slab:");
       r.failures = rep.failures;
-      std::printf("  footprint %-5s %6zu devices: %6zu connected, %zu failed, %.1f s, hub RSS %ld -> %ld KB (%.2f KB/device), TCP mem %ld -> %ld pages, kernel slab %+ld KB%s%s\n",
-                  r.transport.c_str(), target, r.connected, r.failed, r.seconds, idle, r.rss_kb,
-                  r.connected ? static_cast<double>(r.rss_kb - idle) / static_cast<double>(r.connected) : 0.0, pages0,
-                  r.sock_pages, r.slab_kb - slab0, r.failures.empty() ? "" : "; failures: ", r.failures.c_str());
+      std::printf(
+          "  footprint %-5s %6zu devices: %6zu connected, %zu failed, %.1f s, hub RSS %ld -> %ld "
+          "KB (%.2f KB/device), TCP mem %ld -> %ld pages, kernel slab %+ld KB%s%s\n",
+          r.transport.c_str(), target, r.connected, r.failed, r.seconds, idle, r.rss_kb,
+          r.connected ? static_cast<double>(r.rss_kb - idle) / static_cast<double>(r.connected)
+                      : 0.0,
+          pages0, r.sock_pages, r.slab_kb - slab0,
+          r.failures.empty() ? "" : "; failures: ", r.failures.c_str());
       std::fflush(stdout);
       rows.push_back(r);
       if (!child_alive(hub.pid)) throw std::runtime_error("the hub died during the footprint run");
@@ -1190,7 +1229,8 @@ int suite_main(options o) {
     fs::path dir;
     bool keep;
     ~work_cleanup() {
-      kill_children_now();  // before removing their files; stop_child already reaped the normal ones
+      kill_children_now();  // before removing their files; stop_child already reaped the normal
+                            // ones
       if (keep) return;
       std::error_code ec;
       fs::remove_all(dir, ec);
@@ -1222,14 +1262,17 @@ int suite_main(options o) {
   ::gethostname(hostbuf, sizeof hostbuf - 1);
   std::printf("methodhub-bench: devices %zu, concurrency", o.devices);
   for (int c : o.concurrency) std::printf(" %d", c);
-  std::printf(", payload %zu B, %.0f s x %d runs, bench threads %d, hub threads %s, descriptor cap %zu; work dir %s\n",
-              o.payload, o.duration, o.runs, o.threads, o.hub_threads ? std::to_string(o.hub_threads).c_str() : "auto",
-              cap, work.c_str());
+  std::printf(
+      ", payload %zu B, %.0f s x %d runs, bench threads %d, hub threads %s, descriptor cap %zu; "
+      "work dir %s\n",
+      o.payload, o.duration, o.runs, o.threads,
+      o.hub_threads ? std::to_string(o.hub_threads).c_str() : "auto", cap, work.c_str());
   std::fflush(stdout);
 
   std::printf("  load average at start: %s", read_file("/proc/loadavg").c_str());
   std::vector<scenario_stats> scenarios;
-  auto run_scenario = [&](const std::string& name, pid_t server, const std::function<worker_fn(void)>& make,
+  auto run_scenario = [&](const std::string& name, pid_t server,
+                          const std::function<worker_fn(void)>& make,
                           std::vector<int> concurrency = {}) {
     if (concurrency.empty()) concurrency = o.concurrency;
     for (int c : concurrency) {
@@ -1256,15 +1299,20 @@ int suite_main(options o) {
     hub_rss_empty = rss_kb(hub.pid);
     auto policies = read_file(data / "policies.json");
     auto at = policies.find("\"iothubowner\"");
-    std::string owner_key = at == std::string::npos ? "" : json_string_after(policies, "primaryKey", at);
+    std::string owner_key =
+        at == std::string::npos ? "" : json_string_after(policies, "primaryKey", at);
     if (owner_key.empty()) throw std::runtime_error("no iothubowner key in policies.json");
-    std::int64_t expiry = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() + 86400;
+    std::int64_t expiry = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count() +
+                          86400;
     std::string auth = hub::codec::sas::make_token("localhost", owner_key, expiry, "iothubowner");
     std::vector<std::string> keys(ids.size());
     reg_s = register_devices(ioc, hub.http, auth, ids, keys, 16);
     for (std::size_t i = 0; i < ids.size(); ++i)
       tokens[i] = hub::codec::sas::make_token("localhost/devices/" + ids[i], keys[i], expiry);
-    std::printf("  registered %zu devices in %.1f s (%.0f/s)\n", ids.size(), reg_s, static_cast<double>(ids.size()) / reg_s);
+    std::printf("  registered %zu devices in %.1f s (%.0f/s)\n", ids.size(), reg_s,
+                static_cast<double>(ids.size()) / reg_s);
     std::fflush(stdout);
 
     if (!o.skip_hub) {
@@ -1275,22 +1323,32 @@ int suite_main(options o) {
       ds.tls_ctx = &tls_ctx;
       ds.ids = &ids;
       ds.tokens = &tokens;
-      hub_connect = connect_devices(ioc, ds, 0, o.devices, o.ramp, 60.0 + static_cast<double>(o.devices) / o.ramp * 3);
-      std::printf("  hub: %zu/%zu devices connected in %.2f s (%zu failed)%s%s\n", hub_connect.connected, hub_connect.target,
-                  hub_connect.seconds, hub_connect.failed, hub_connect.failures.empty() ? "" : ": ", hub_connect.failures.c_str());
+      hub_connect = connect_devices(ioc, ds, 0, o.devices, o.ramp,
+                                    60.0 + static_cast<double>(o.devices) / o.ramp * 3);
+      std::printf("  hub: %zu/%zu devices connected in %.2f s (%zu failed)%s%s\n",
+                  hub_connect.connected, hub_connect.target, hub_connect.seconds,
+                  hub_connect.failed, hub_connect.failures.empty() ? "" : ": ",
+                  hub_connect.failures.c_str());
       std::fflush(stdout);
-      if (hub_connect.connected == 0) throw std::runtime_error("no device could connect to the hub");
-      run_scenario("hub", hub.pid, [&] { return hub_invoker(hub.http, auth, ids, 0, o.devices, o.payload); });
+      if (hub_connect.connected == 0)
+        throw std::runtime_error("no device could connect to the hub");
+      run_scenario("hub", hub.pid,
+                   [&] { return hub_invoker(hub.http, auth, ids, 0, o.devices, o.payload); });
       // A call to a registered device that is not connected: answered 404103 by the hub alone.
       // Also at C=1: the issue's target is p99 < 1 ms for this answer, a latency, not a throughput.
       std::vector<int> offline_c{1};
       for (int c : o.concurrency)
         if (c != 1) offline_c.push_back(c);
-      run_scenario("hub-offline", hub.pid, [&] {
-        return hub_invoker(hub.http, auth, ids, o.devices, ids.size() - o.devices, o.payload, true);
-      }, offline_c);
+      run_scenario(
+          "hub-offline", hub.pid,
+          [&] {
+            return hub_invoker(hub.http, auth, ids, o.devices, ids.size() - o.devices, o.payload,
+                               true);
+          },
+          offline_c);
       hub_rss_after = rss_kb(hub.pid);
-      if (ds.dropped) std::printf("  hub: %zu devices dropped during the runs\n", ds.dropped.load());
+      if (ds.dropped)
+        std::printf("  hub: %zu devices dropped during the runs\n", ds.dropped.load());
       disconnect_devices(ds);
       if (o.tls_throughput) {
         device_set dt;
@@ -1301,15 +1359,18 @@ int suite_main(options o) {
         dt.tls_ctx = &tls_ctx;
         dt.ids = &ids;
         dt.tokens = &tokens;
-        auto rep = connect_devices(ioc, dt, 0, o.devices, o.tls_ramp, 60.0 + static_cast<double>(o.devices) / o.tls_ramp * 3);
-        std::printf("  hub TLS: %zu/%zu devices connected in %.2f s (%zu failed)%s%s\n", rep.connected, rep.target,
-                    rep.seconds, rep.failed, rep.failures.empty() ? "" : ": ", rep.failures.c_str());
+        auto rep = connect_devices(ioc, dt, 0, o.devices, o.tls_ramp,
+                                   60.0 + static_cast<double>(o.devices) / o.tls_ramp * 3);
+        std::printf("  hub TLS: %zu/%zu devices connected in %.2f s (%zu failed)%s%s\n",
+                    rep.connected, rep.target, rep.seconds, rep.failed,
+                    rep.failures.empty() ? "" : ": ", rep.failures.c_str());
         std::fflush(stdout);
         if (rep.connected > 0)
           run_scenario("hub-tls", hub.pid, [&] {
             return hub_invoker(hub.https, auth, ids, 0, o.devices, o.payload, false, &tls_ctx);
           });
-        if (dt.dropped) std::printf("  hub TLS: %zu devices dropped during the runs\n", dt.dropped.load());
+        if (dt.dropped)
+          std::printf("  hub TLS: %zu devices dropped during the runs\n", dt.dropped.load());
         disconnect_devices(dt);
       }
     }
@@ -1322,7 +1383,8 @@ int suite_main(options o) {
     fs::path conf = work / "mosquitto.conf";
     {
       std::ofstream c(conf);
-      c << "listener " << port << " 127.0.0.1\nallow_anonymous true\nmax_connections -1\npersistence false\n"
+      c << "listener " << port
+        << " 127.0.0.1\nallow_anonymous true\nmax_connections -1\npersistence false\n"
         << "set_tcp_nodelay true\nlog_dest stderr\nlog_type error\nlog_type warning\n";
     }
     pid_t mq = spawn({o.mosquitto_bin, "-c", conf.string()}, work / "mosquitto.log");
@@ -1333,12 +1395,15 @@ int suite_main(options o) {
       ds.port = port;
       ds.sources = o.sources;
       ds.ids = &ids;
-      mosq_connect = connect_devices(ioc, ds, 0, o.devices, o.ramp, 60.0 + static_cast<double>(o.devices) / o.ramp * 3);
-      std::printf("  mosquitto: %zu/%zu devices connected in %.2f s (%zu failed)%s%s\n", mosq_connect.connected,
-                  mosq_connect.target, mosq_connect.seconds, mosq_connect.failed, mosq_connect.failures.empty() ? "" : ": ",
+      mosq_connect = connect_devices(ioc, ds, 0, o.devices, o.ramp,
+                                     60.0 + static_cast<double>(o.devices) / o.ramp * 3);
+      std::printf("  mosquitto: %zu/%zu devices connected in %.2f s (%zu failed)%s%s\n",
+                  mosq_connect.connected, mosq_connect.target, mosq_connect.seconds,
+                  mosq_connect.failed, mosq_connect.failures.empty() ? "" : ": ",
                   mosq_connect.failures.c_str());
       std::fflush(stdout);
-      run_scenario("mosquitto", mq, [&] { return mqtt_requester(port, ids, o.devices, o.payload); });
+      run_scenario("mosquitto", mq,
+                   [&] { return mqtt_requester(port, ids, o.devices, o.payload); });
       disconnect_devices(ds);
     } catch (...) {
       stop_child(mq);
@@ -1350,11 +1415,13 @@ int suite_main(options o) {
   // ---- ceiling: TCP echo, its own process.
   if (!o.skip_ceiling) {
     fs::path pf = work / "echo.port";
-    pid_t es = spawn({o.self, "echo-server", "--port-file", pf.string(), "--threads", std::to_string(o.server_threads)},
+    pid_t es = spawn({o.self, "echo-server", "--port-file", pf.string(), "--threads",
+                      std::to_string(o.server_threads)},
                      work / "echo.log");
     try {
       auto until = clk::now() + std::chrono::seconds(20);
-      while (!fs::exists(pf) && clk::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      while (!fs::exists(pf) && clk::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       if (!fs::exists(pf)) throw std::runtime_error("echo server did not start");
       auto port = static_cast<std::uint16_t>(std::atoi(read_file(pf).c_str()));
       run_scenario("tcp-echo", es, [&] { return echo_client(port, o.payload); });
@@ -1369,19 +1436,25 @@ int suite_main(options o) {
 
   // ---- the table.
   std::printf("  load average at end: %s", read_file("/proc/loadavg").c_str());
-  std::printf("\n## Request/response, medians of %d runs of %.0f s (latency in ms; CPU in %% of one core, %d cores; other = every other process on the machine)\n\n",
-              o.runs, o.duration, static_cast<int>(std::thread::hardware_concurrency()));
-  std::printf("| scenario | C | round trips/s | p50 | p90 | p99 | p99.9 | max | errors | server CPU | bench CPU | other CPU |\n");
+  std::printf(
+      "\n## Request/response, medians of %d runs of %.0f s (latency in ms; CPU in %% of one core, "
+      "%d cores; other = every other process on the machine)\n\n",
+      o.runs, o.duration, static_cast<int>(std::thread::hardware_concurrency()));
+  std::printf(
+      "| scenario | C | round trips/s | p50 | p90 | p99 | p99.9 | max | errors | server CPU | "
+      "bench CPU | other CPU |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   std::map<std::pair<std::string, int>, summary> sums;
   for (const auto& s : scenarios) {
     auto m = summarize(s);
     sums[{s.name, s.concurrency}] = m;
-    std::printf("| %s | %d | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f | %llu | %.0f%% | %.0f%% | %.0f%% |\n", s.name.c_str(),
-                s.concurrency, m.rate, m.p50, m.p90, m.p99, m.p999, m.max, static_cast<unsigned long long>(m.errors),
-                m.server_cpu, m.bench_cpu, m.other_cpu);
+    std::printf(
+        "| %s | %d | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f | %llu | %.0f%% | %.0f%% | %.0f%% |\n",
+        s.name.c_str(), s.concurrency, m.rate, m.p50, m.p90, m.p99, m.p999, m.max,
+        static_cast<unsigned long long>(m.errors), m.server_cpu, m.bench_cpu, m.other_cpu);
   }
-  std::printf("\n| ratio | C | round trips/s | p50 | p99 | p99.9 |\n|---|---:|---:|---:|---:|---:|\n");
+  std::printf(
+      "\n| ratio | C | round trips/s | p50 | p99 | p99.9 |\n|---|---:|---:|---:|---:|---:|\n");
   for (int c : o.concurrency) {
     auto h = sums.find({"hub", c});
     if (h == sums.end()) continue;
@@ -1389,8 +1462,9 @@ int suite_main(options o) {
       auto x = sums.find({other, c});
       if (x == sums.end() || x->second.rate == 0) continue;
       auto div = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-      std::printf("| hub / %s | %d | %.2f | %.2f | %.2f | %.2f |\n", other, c, div(h->second.rate, x->second.rate),
-                  div(h->second.p50, x->second.p50), div(h->second.p99, x->second.p99), div(h->second.p999, x->second.p999));
+      std::printf("| hub / %s | %d | %.2f | %.2f | %.2f | %.2f |\n", other, c,
+                  div(h->second.rate, x->second.rate), div(h->second.p50, x->second.p50),
+                  div(h->second.p99, x->second.p99), div(h->second.p999, x->second.p999));
     }
   }
   bool any_err = false;
@@ -1398,31 +1472,42 @@ int suite_main(options o) {
     for (const auto& [what, n] : m.error_kinds) {
       if (!any_err) std::printf("\nErrors (all runs):\n");
       any_err = true;
-      std::printf("- %s C=%d: %s: %llu\n", k.first.c_str(), k.second, what.c_str(), static_cast<unsigned long long>(n));
+      std::printf("- %s C=%d: %s: %llu\n", k.first.c_str(), k.second, what.c_str(),
+                  static_cast<unsigned long long>(n));
     }
   std::printf("\n## Connect and idle footprint\n\n");
   std::printf("- registration: %zu devices via PUT /devices in %.1f s\n", ids.size(), reg_s);
   if (!o.skip_hub)
-    std::printf("- hub: %zu/%zu devices connected (ramp %.0f/s) in %.2f s; hub RSS empty %ld KB, after the runs %ld KB\n",
-                hub_connect.connected, hub_connect.target, o.ramp, hub_connect.seconds, hub_rss_empty, hub_rss_after);
+    std::printf(
+        "- hub: %zu/%zu devices connected (ramp %.0f/s) in %.2f s; hub RSS empty %ld KB, after the "
+        "runs %ld KB\n",
+        hub_connect.connected, hub_connect.target, o.ramp, hub_connect.seconds, hub_rss_empty,
+        hub_rss_after);
   if (!o.skip_mosquitto)
-    std::printf("- mosquitto: %zu/%zu devices connected in %.2f s\n", mosq_connect.connected, mosq_connect.target, mosq_connect.seconds);
+    std::printf("- mosquitto: %zu/%zu devices connected in %.2f s\n", mosq_connect.connected,
+                mosq_connect.target, mosq_connect.seconds);
   if (!foot.empty()) {
-    std::printf("- footprint ramps: plain %.0f/s, TLS %.0f/s; RSS/device = (hub RSS - hub RSS idle, i.e. started with every device registered and none connected) / connected\n",
-                o.ramp, o.tls_ramp);
-    std::printf("\n| transport | devices asked | connected | failed | connect time s | hub RSS idle KB | hub RSS KB | RSS/device KB | TCP mem/device KB (both ends) | kernel slab/device KB (both ends) |\n");
+    std::printf(
+        "- footprint ramps: plain %.0f/s, TLS %.0f/s; RSS/device = (hub RSS - hub RSS idle, i.e. "
+        "started with every device registered and none connected) / connected\n",
+        o.ramp, o.tls_ramp);
+    std::printf(
+        "\n| transport | devices asked | connected | failed | connect time s | hub RSS idle KB | "
+        "hub RSS KB | RSS/device KB | TCP mem/device KB (both ends) | kernel slab/device KB (both "
+        "ends) |\n");
     std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     long page_kb = ::sysconf(_SC_PAGESIZE) / 1024;
     for (const auto& r : foot) {
       double n = static_cast<double>(std::max<std::size_t>(1, r.connected));
-      std::printf("| %s | %zu | %zu | %zu | %.1f | %ld | %ld | %.2f | %.2f | %.2f |\n", r.transport.c_str(), r.target,
-                  r.connected, r.failed, r.seconds, r.rss_idle_kb, r.rss_kb,
-                  static_cast<double>(r.rss_kb - r.rss_idle_kb) / n,
+      std::printf("| %s | %zu | %zu | %zu | %.1f | %ld | %ld | %.2f | %.2f | %.2f |\n",
+                  r.transport.c_str(), r.target, r.connected, r.failed, r.seconds, r.rss_idle_kb,
+                  r.rss_kb, static_cast<double>(r.rss_kb - r.rss_idle_kb) / n,
                   static_cast<double>((r.sock_pages - r.sock_pages_before) * page_kb) / n,
                   static_cast<double>(r.slab_kb - r.slab_before_kb) / n);
     }
     for (const auto& r : foot)
-      if (!r.failures.empty()) std::printf("- %s %zu: failures: %s\n", r.transport.c_str(), r.target, r.failures.c_str());
+      if (!r.failures.empty())
+        std::printf("- %s %zu: failures: %s\n", r.transport.c_str(), r.target, r.failures.c_str());
   }
   std::fflush(stdout);
   return 0;
@@ -1439,18 +1524,22 @@ std::vector<std::size_t> parse_list(const std::string& s) {
 
 void usage() {
   std::puts(
-      "usage: methodhub-bench suite --hub-bin PATH [--devices N] [--concurrency 64,512] [--duration S]\n"
-      "         [--runs R] [--payload BYTES] [--ramp PER_S] [--tls-ramp PER_S] [--threads T] [--hub-threads T]\n"
-      "         [--sources K] [--footprint 10000,cap] [--no-footprint-tls] [--skip-hub] [--skip-mosquitto]\n"
+      "usage: methodhub-bench suite --hub-bin PATH [--devices N] [--concurrency 64,512] "
+      "[--duration S]\n"
+      "         [--runs R] [--payload BYTES] [--ramp PER_S] [--tls-ramp PER_S] [--threads T] "
+      "[--hub-threads T]\n"
+      "         [--sources K] [--footprint 10000,cap] [--no-footprint-tls] [--skip-hub] "
+      "[--skip-mosquitto]\n"
       "         [--tls (also hub-tls: devices over MQTTS at --tls-ramp, invokers over HTTPS)]\n"
-      "         [--skip-ceiling] [--skip-footprint] [--mosquitto PATH] [--work DIR] [--keep] [--watchdog S]\n"
+      "         [--skip-ceiling] [--skip-footprint] [--mosquitto PATH] [--work DIR] [--keep] "
+      "[--watchdog S]\n"
       "       methodhub-bench echo-server --port-file F [--threads T]");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_fatal_signal;
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGALRM}) ::sigaction(sig, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
@@ -1466,8 +1555,9 @@ int main(int argc, char** argv) {
     for (int i = 2; i < argc; ++i) {
       std::string a = argv[i];
       if (a.rfind("--", 0) != 0) throw std::runtime_error("unexpected argument " + a);
-      static const std::vector<std::string> bools{"--skip-hub", "--skip-mosquitto", "--skip-ceiling", "--skip-footprint",
-                                                  "--no-footprint-tls", "--keep", "--tls"};
+      static const std::vector<std::string> bools{
+          "--skip-hub",         "--skip-mosquitto", "--skip-ceiling", "--skip-footprint",
+          "--no-footprint-tls", "--keep",           "--tls"};
       if (std::find(bools.begin(), bools.end(), a) != bools.end()) {
         flags.push_back(a);
         continue;
@@ -1477,7 +1567,8 @@ int main(int argc, char** argv) {
     }
     if (cmd == "echo-server") {
       ::alarm(4 * 3600);
-      return echo_server_main(kv.at("--port-file"), kv.count("--threads") ? std::stoi(kv["--threads"]) : 2);
+      return echo_server_main(kv.at("--port-file"),
+                              kv.count("--threads") ? std::stoi(kv["--threads"]) : 2);
     }
     if (cmd != "suite") {
       usage();
@@ -1486,24 +1577,39 @@ int main(int argc, char** argv) {
     options o;
     o.self = fs::canonical("/proc/self/exe").string();
     for (const auto& [k, v] : kv) {
-      if (k == "--hub-bin") o.hub_bin = v;
-      else if (k == "--mosquitto") o.mosquitto_bin = v;
-      else if (k == "--devices") o.devices = std::stoul(v);
+      if (k == "--hub-bin")
+        o.hub_bin = v;
+      else if (k == "--mosquitto")
+        o.mosquitto_bin = v;
+      else if (k == "--devices")
+        o.devices = std::stoul(v);
       else if (k == "--concurrency") {
         o.concurrency.clear();
         for (auto c : parse_list(v)) o.concurrency.push_back(static_cast<int>(c));
-      } else if (k == "--duration") o.duration = std::stod(v);
-      else if (k == "--runs") o.runs = std::stoi(v);
-      else if (k == "--payload") o.payload = std::stoul(v);
-      else if (k == "--ramp") o.ramp = std::stod(v);
-      else if (k == "--tls-ramp") o.tls_ramp = std::stod(v);
-      else if (k == "--threads") o.threads = std::stoi(v);
-      else if (k == "--hub-threads") o.hub_threads = std::stoi(v);
-      else if (k == "--sources") o.sources = std::stoul(v);
-      else if (k == "--footprint") o.footprint = parse_list(v);
-      else if (k == "--work") o.work = v;
-      else if (k == "--watchdog") o.watchdog = std::stoi(v);
-      else throw std::runtime_error("unknown option " + k);
+      } else if (k == "--duration")
+        o.duration = std::stod(v);
+      else if (k == "--runs")
+        o.runs = std::stoi(v);
+      else if (k == "--payload")
+        o.payload = std::stoul(v);
+      else if (k == "--ramp")
+        o.ramp = std::stod(v);
+      else if (k == "--tls-ramp")
+        o.tls_ramp = std::stod(v);
+      else if (k == "--threads")
+        o.threads = std::stoi(v);
+      else if (k == "--hub-threads")
+        o.hub_threads = std::stoi(v);
+      else if (k == "--sources")
+        o.sources = std::stoul(v);
+      else if (k == "--footprint")
+        o.footprint = parse_list(v);
+      else if (k == "--work")
+        o.work = v;
+      else if (k == "--watchdog")
+        o.watchdog = std::stoi(v);
+      else
+        throw std::runtime_error("unknown option " + k);
     }
     for (const auto& f : flags) {
       if (f == "--skip-hub") o.skip_hub = true;
@@ -1514,8 +1620,10 @@ int main(int argc, char** argv) {
       if (f == "--keep") o.keep = true;
       if (f == "--tls") o.tls_throughput = true;
     }
-    if (o.devices == 0 || o.runs < 1 || o.duration <= 0 || o.threads < 1 || o.ramp <= 0 || o.tls_ramp <= 0 || o.payload < 32)
-      throw std::runtime_error("bad option value (devices >= 1, runs >= 1, duration > 0, threads >= 1, payload >= 32)");
+    if (o.devices == 0 || o.runs < 1 || o.duration <= 0 || o.threads < 1 || o.ramp <= 0 ||
+        o.tls_ramp <= 0 || o.payload < 32)
+      throw std::runtime_error(
+          "bad option value (devices >= 1, runs >= 1, duration > 0, threads >= 1, payload >= 32)");
     int rc = suite_main(o);
     kill_children_now();
     return rc;
