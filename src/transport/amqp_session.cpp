@@ -64,22 +64,8 @@ constexpr const char* not_found = "amqp:not-found";
 constexpr const char* resource_limit = "amqp:resource-limit-exceeded";
 constexpr const char* link_creation_conflict = "com.microsoft:link-creation-conflict";
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-tcp::socket& lowest(tcp::socket& s) {
-  return s;
-}
-tcp::socket& lowest(asio::ssl::stream<tcp::socket>& s) {
-  return s.next_layer();
-}
-template <class WebSocket>
-tcp::socket& lowest(ws_byte_stream<WebSocket>& s) {
-  return s.lowest_socket();
-}
+using detail::lowest;
+using detail::unix_now;
 
 // ---- token checks (run on the core strand) -----------------------------------------------------
 

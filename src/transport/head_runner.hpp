@@ -15,6 +15,8 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <string_view>
@@ -22,6 +24,26 @@
 #include "transport/ws_byte_stream.hpp"
 
 namespace hub::transport::detail {
+
+/// Seconds since the epoch, for SAS expiry checks.
+inline std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// The TCP socket under any of the heads' streams, to shut a connection down hard.
+inline boost::asio::ip::tcp::socket& lowest(boost::asio::ip::tcp::socket& s) {
+  return s;
+}
+inline boost::asio::ip::tcp::socket& lowest(
+    boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& s) {
+  return s.next_layer();
+}
+template <class WebSocket>
+boost::asio::ip::tcp::socket& lowest(ws_byte_stream<WebSocket>& s) {
+  return s.lowest_socket();
+}
 
 template <template <class> class Connection, class Stream, class Services, class Limits>
 boost::asio::awaitable<void> run_head(Stream stream, Services& svc, const Limits& limits) {

@@ -36,22 +36,8 @@ constexpr std::size_t read_chunk = 4096;
 // property sets, so an SDK that asks for its twin gets an answer instead of hanging.
 constexpr std::string_view empty_twin = R"({"desired":{"$version":1},"reported":{"$version":1}})";
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-tcp::socket& lowest(tcp::socket& s) {
-  return s;
-}
-tcp::socket& lowest(asio::ssl::stream<tcp::socket>& s) {
-  return s.next_layer();
-}
-template <class WebSocket>
-tcp::socket& lowest(ws_byte_stream<WebSocket>& s) {
-  return s.lowest_socket();
-}
+using detail::lowest;
+using detail::unix_now;
 
 // What CONNECT learns on the core strand: the verdict and, when accepted, the session.
 struct connect_verdict {
