@@ -30,7 +30,15 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+// An idle connection keeps one read pending, and with it a buffer: a small one, since most
+// devices are idle most of the time and a method answer with a small payload fits in it. A read
+// that fills it (a burst, a large packet) makes the next one use read_chunk; the buffer is let go
+// again once every byte in it is decoded (issue 6: RSS per idle device).
+constexpr std::size_t idle_chunk = 256;
 constexpr std::size_t read_chunk = 4096;
+// The writer's buffer is released after each write above this size, so a burst's buffer is not
+// held while idle.
+constexpr std::size_t kept_write_capacity = 1024;
 
 // The twin document a methods-only hub can honestly give (spec/protocol.md §3.9): empty
 // property sets, so an SDK that asks for its twin gets an answer instead of hanging.
@@ -50,14 +58,10 @@ template <class Stream>
 class mqtt_connection final : public std::enable_shared_from_this<mqtt_connection<Stream>> {
  public:
   mqtt_connection(Stream stream, mqtt_services& svc, const mqtt_limits& limits)
-      : stream_(std::move(stream)),
-        svc_(svc),
-        limits_(limits),
-        write_signal_(stream_.get_executor()),
-        watchdog_(stream_.get_executor()) {
-    write_signal_.expires_at(steady::time_point::max());
-  }
+      : stream_(std::move(stream)), svc_(svc), limits_(limits), watchdog_(stream_.get_executor()) {}
 
+  // Starts the connection and returns: from here on it lives in its pending read, write and
+  // timer handlers (each holds it), so an idle connection holds no coroutine frame.
   asio::awaitable<void> run();
 
   // On the connection's strand.
@@ -76,8 +80,14 @@ class mqtt_connection final : public std::enable_shared_from_this<mqtt_connectio
  private:
   class link;
 
-  asio::awaitable<void> writer();
-  asio::awaitable<void> watchdog();
+  void read_more();
+  void on_read(boost::system::error_code ec, std::size_t n);
+  void process();
+  asio::awaitable<void> connect_then_process(mqtt::connect c);
+  asio::awaitable<void> refuse_version();
+  void finish();
+  void start_write();
+  void arm_watchdog();
   asio::awaitable<bool> on_connect(mqtt::connect& c);
   bool on_packet(mqtt::packet& p);
   void on_subscribe(const mqtt::subscribe& s);
@@ -91,7 +101,7 @@ class mqtt_connection final : public std::enable_shared_from_this<mqtt_connectio
       shutdown();
       return;
     }
-    write_signal_.cancel();
+    if (!writing_ && !closed_ && writer_ready_) start_write();
   }
   void shutdown() {
     if (closed_) return;
@@ -99,7 +109,6 @@ class mqtt_connection final : public std::enable_shared_from_this<mqtt_connectio
     boost::system::error_code ec;
     lowest(stream_).shutdown(tcp::socket::shutdown_both, ec);
     lowest(stream_).close(ec);
-    write_signal_.cancel();
     watchdog_.cancel();
   }
   void arm_deadline(std::chrono::steady_clock::duration d) { deadline_ = steady::now() + d; }
@@ -112,14 +121,23 @@ class mqtt_connection final : public std::enable_shared_from_this<mqtt_connectio
   Stream stream_;
   mqtt_services& svc_;
   const mqtt_limits& limits_;
-  asio::steady_timer write_signal_;  // cancelled to wake the writer
+  // One timer per connection, woken at the current deadline (CONNECT, then keep-alive); packets
+  // only move deadline_, the timer re-arms itself when it wakes early.
   asio::steady_timer watchdog_;
   steady::time_point deadline_ = steady::time_point::max();
   std::chrono::steady_clock::duration keep_alive_window_{};
   std::string in_;
-  std::string out_;
+  std::size_t pos_ = 0;        // start of the undecoded bytes in in_
+  std::size_t read_base_ = 0;  // in_'s size before the pending read
+  bool last_read_full_ = false;
+  std::size_t last_needed_ = 0;  // bytes the packet in hand still lacks
+  bool connected_ = false;       // CONNECT accepted
+  bool finished_ = false;
+  std::string out_;      // encoded, not yet handed to the socket
+  std::string sending_;  // being written; out_ collects what comes meanwhile
   bool closed_ = false;
-  bool writer_done_ = false;
+  bool writing_ = false;
+  bool writer_ready_ = false;  // set once CONNACK is queued: nothing goes out before it
 
   identity_key who_;
   link_id id_ = 0;
@@ -154,61 +172,116 @@ class mqtt_connection<Stream>::link final : public device_link {
 
 template <class Stream>
 asio::awaitable<void> mqtt_connection<Stream>::run() {
-  auto self = this->shared_from_this();
   arm_deadline(limits_.connect_deadline);
-  asio::co_spawn(stream_.get_executor(), watchdog(), asio::detached);
+  arm_watchdog();
+  read_more();
+  co_return;
+}
 
-  bool connected = false;
-  std::size_t pos = 0;  // start of undecoded bytes in in_
+// Decodes what is buffered and acts on it, until it needs more bytes (then reads), the
+// connection ends, or a CONNECT must be checked against the registry (then resumes after it).
+template <class Stream>
+void mqtt_connection<Stream>::process() {
   while (!closed_) {
-    auto result = mqtt::decode(std::string_view(in_).substr(pos), limits_.max_packet_bytes);
+    auto result = mqtt::decode(std::string_view(in_).substr(pos_), limits_.max_packet_bytes);
     if (result.status == mqtt::decode_status::ok) {
-      pos += result.consumed;
+      pos_ += result.consumed;
       if (keep_alive_window_.count() > 0) arm_deadline(keep_alive_window_);
-      if (!connected) {
+      if (!connected_) {
         auto* c = std::get_if<mqtt::connect>(&result.packet);
         // The first packet must be CONNECT (MQTT 3.1.1 §3.1).
-        if (!c || !co_await on_connect(*c)) break;
-        connected = true;
-        asio::co_spawn(stream_.get_executor(), writer(), asio::detached);
-        continue;
+        if (!c) break;
+        asio::co_spawn(stream_.get_executor(), connect_then_process(std::move(*c)), asio::detached);
+        return;
       }
       if (!on_packet(result.packet)) break;
       continue;
     }
     if (result.status == mqtt::decode_status::error) {
-      if (!connected && result.error == mqtt::decode_error::unsupported_protocol_version) {
+      if (!connected_ && result.error == mqtt::decode_error::unsupported_protocol_version) {
         // MQTT 5 (or 3.1) CONNECT: refuse cleanly with "unacceptable protocol version".
-        std::string bytes;
-        mqtt::encode(
-            bytes, mqtt::connack{false, mqtt::connect_return_code::unacceptable_protocol_version});
-        co_await asio::async_write(stream_, asio::buffer(bytes), use_nothrow);
-      } else {
-        spdlog::debug("mqtt {}: closing on bad packet: {}", connected ? who_.str() : "(connecting)",
-                      mqtt::to_string(result.error));
+        asio::co_spawn(stream_.get_executor(), refuse_version(), asio::detached);
+        return;
       }
+      spdlog::debug("mqtt {}: closing on bad packet: {}", connected_ ? who_.str() : "(connecting)",
+                    mqtt::to_string(result.error));
       break;
     }
-    // need_more: compact, then read. The buffer grows only as far as the packet in hand needs.
-    if (pos > 0) {
-      in_.erase(0, pos);
-      pos = 0;
-    }
-    std::size_t want =
-        std::max(read_chunk, result.needed > in_.size() ? result.needed - in_.size() : 0);
-    std::size_t old = in_.size();
-    in_.resize(old + want);
-    auto [ec, n] =
-        co_await stream_.async_read_some(asio::buffer(in_.data() + old, want), use_nothrow);
-    in_.resize(old + n);
-    if (ec) break;
-    if (read_text_frame(stream_)) {
-      // MQTT over WebSockets is binary messages only [MQTT-6.0.0-1].
-      spdlog::debug("mqtt: WebSocket text message; closing");
-      break;
-    }
-    if (in_.empty()) in_.shrink_to_fit();
+    // need_more
+    if (result.needed > in_.size() - pos_) last_needed_ = result.needed - (in_.size() - pos_);
+    read_more();
+    return;
   }
+  finish();
+}
+
+// Compacts, then reads. The buffer grows only as far as the packet in hand needs, and holds no
+// more than idle_chunk while the connection waits with nothing buffered.
+template <class Stream>
+void mqtt_connection<Stream>::read_more() {
+  if (pos_ > 0) {
+    in_.erase(0, pos_);
+    pos_ = 0;
+  }
+  std::size_t want;
+  if (in_.empty() && !last_read_full_) {
+    if (in_.capacity() > idle_chunk) std::string().swap(in_);
+    want = idle_chunk;
+  } else {
+    want = std::max(read_chunk, last_needed_);
+  }
+  last_needed_ = 0;
+  read_base_ = in_.size();
+  in_.resize(read_base_ + want);
+  stream_.async_read_some(
+      asio::buffer(in_.data() + read_base_, want),
+      [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        self->on_read(ec, n);
+      });
+}
+
+template <class Stream>
+void mqtt_connection<Stream>::on_read(boost::system::error_code ec, std::size_t n) {
+  std::size_t want = in_.size() - read_base_;
+  in_.resize(read_base_ + n);
+  last_read_full_ = n == want;
+  if (ec || closed_) return finish();
+  if (read_text_frame(stream_)) {
+    // MQTT over WebSockets is binary messages only [MQTT-6.0.0-1].
+    spdlog::debug("mqtt: WebSocket text message; closing");
+    return finish();
+  }
+  process();
+}
+
+template <class Stream>
+asio::awaitable<void> mqtt_connection<Stream>::connect_then_process(mqtt::connect c) {
+  auto self = this->shared_from_this();
+  if (!co_await on_connect(c)) {
+    finish();
+    co_return;
+  }
+  connected_ = true;
+  writer_ready_ = true;
+  wake_writer();  // CONNACK
+  process();
+}
+
+template <class Stream>
+asio::awaitable<void> mqtt_connection<Stream>::refuse_version() {
+  auto self = this->shared_from_this();
+  std::string bytes;
+  mqtt::encode(bytes,
+               mqtt::connack{false, mqtt::connect_return_code::unacceptable_protocol_version});
+  co_await asio::async_write(stream_, asio::buffer(bytes), use_nothrow);
+  finish();
+}
+
+// The end of the connection, once: closes the socket and tells the core.
+template <class Stream>
+void mqtt_connection<Stream>::finish() {
+  if (finished_) return;
+  finished_ = true;
   shutdown();
   if (id_ != 0) {
     svc_.presence.link_down(id_);
@@ -218,42 +291,44 @@ asio::awaitable<void> mqtt_connection<Stream>::run() {
   }
 }
 
+// A completion handler, not a coroutine: an idle connection then holds one timer wait rather than
+// a second coroutine frame.
 template <class Stream>
-asio::awaitable<void> mqtt_connection<Stream>::watchdog() {
-  auto self = this->shared_from_this();
-  while (!closed_) {
-    watchdog_.expires_at(deadline_);
-    (void)co_await watchdog_.async_wait(use_nothrow);
-    if (closed_) break;
-    if (steady::now() >= deadline_) {
-      spdlog::debug("mqtt {}: {} deadline passed; closing", id_ ? who_.str() : "(connecting)",
-                    id_ ? "keep-alive" : "CONNECT");
-      shutdown();
-      break;
+void mqtt_connection<Stream>::arm_watchdog() {
+  watchdog_.expires_at(deadline_);
+  watchdog_.async_wait([self = this->shared_from_this()](boost::system::error_code) {
+    if (self->closed_) return;
+    if (steady::now() >= self->deadline_) {
+      spdlog::debug("mqtt {}: {} deadline passed; closing",
+                    self->id_ ? self->who_.str() : "(connecting)",
+                    self->id_ ? "keep-alive" : "CONNECT");
+      self->shutdown();
+      return;
     }
-  }
+    self->arm_watchdog();  // woken early (a packet moved the deadline, or cancel)
+  });
 }
 
+// Everything queued so far goes out in one write: one syscall for a burst of requests. A handler
+// chain rather than a coroutine, for the same reason as the watchdog.
 template <class Stream>
-asio::awaitable<void> mqtt_connection<Stream>::writer() {
-  auto self = this->shared_from_this();
-  std::string sending;
-  while (!closed_) {
-    if (out_.empty()) {
-      write_signal_.expires_at(steady::time_point::max());
-      co_await write_signal_.async_wait(use_nothrow);
-      continue;
-    }
-    // Everything queued so far goes out in one write: one syscall for a burst of requests.
-    sending.swap(out_);
-    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(sending), use_nothrow);
-    sending.clear();
-    if (sending.capacity() > 64 * 1024) sending.shrink_to_fit();
-    if (ec) {
-      shutdown();
-      break;
-    }
-  }
+void mqtt_connection<Stream>::start_write() {
+  writing_ = true;
+  sending_.swap(out_);
+  asio::async_write(stream_, asio::buffer(sending_),
+                    [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      self->writing_ = false;
+                      if (self->sending_.capacity() > kept_write_capacity) {
+                        std::string().swap(self->sending_);
+                      } else {
+                        self->sending_.clear();
+                      }
+                      if (ec) {
+                        self->shutdown();
+                        return;
+                      }
+                      if (!self->out_.empty() && !self->closed_) self->start_write();
+                    });
 }
 
 template <class Stream>
