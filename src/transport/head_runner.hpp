@@ -21,6 +21,7 @@
 #include <memory>
 #include <string_view>
 
+#include "transport/tls_stream.hpp"
 #include "transport/ws_byte_stream.hpp"
 
 namespace hub::transport::detail {
@@ -36,8 +37,7 @@ inline std::int64_t unix_now() {
 inline boost::asio::ip::tcp::socket& lowest(boost::asio::ip::tcp::socket& s) {
   return s;
 }
-inline boost::asio::ip::tcp::socket& lowest(
-    boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& s) {
+inline boost::asio::ip::tcp::socket& lowest(tls_stream& s) {
   return s.next_layer();
 }
 template <class WebSocket>
@@ -52,14 +52,13 @@ boost::asio::awaitable<void> run_head(Stream stream, Services& svc, const Limits
 }
 
 // The TLS handshake has its own deadline: a client that opens TCP and says nothing must not hold
-// a descriptor.
+// a descriptor. The heads' TLS is tls_stream (see its header for why not asio::ssl::stream).
 template <template <class> class Connection, class Services, class Limits>
 boost::asio::awaitable<void> run_head_tls(boost::asio::ip::tcp::socket socket,
                                           std::shared_ptr<boost::asio::ssl::context> tls,
                                           Services& svc, const Limits& limits) {
   namespace asio = boost::asio;
-  using stream_type = asio::ssl::stream<asio::ip::tcp::socket>;
-  stream_type stream(std::move(socket), *tls);
+  tls_stream stream(std::move(socket), *tls);
   asio::steady_timer guard(stream.get_executor());
   guard.expires_after(limits.handshake_timeout);
   guard.async_wait([&stream](boost::system::error_code ec) {
@@ -68,8 +67,7 @@ boost::asio::awaitable<void> run_head_tls(boost::asio::ip::tcp::socket socket,
       stream.next_layer().close(ignored);
     }
   });
-  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                              asio::as_tuple(asio::use_awaitable));
+  auto [ec] = co_await stream.async_handshake(asio::as_tuple(asio::use_awaitable));
   guard.cancel();
   if (ec) co_return;
   co_await run_head<Connection>(std::move(stream), svc, limits);

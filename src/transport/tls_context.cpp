@@ -25,6 +25,9 @@ std::shared_ptr<ssl::context> make_server_tls_context(const std::filesystem::pat
     throw std::runtime_error("cannot set the TLS 1.2 cipher list");
   // Idle connections keep no read/write buffers (IoT devices idle most of the time).
   SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+  // No server-side session cache: it would keep every connection's session in memory for its
+  // lifetime; resumption still works through stateless session tickets.
+  SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
   boost::system::error_code ec;
   ctx->use_certificate_chain_file(chain_pem.string(), ec);
   if (ec)
