@@ -102,7 +102,7 @@ token_verdict verify_token(registry& reg, const policy_set& policies, std::strin
   if (authorize_device(token, check, kp, policies, unix_now()) != errc::ok) return v;
   v.ok = true;
   v.who = std::move(*who);
-  v.expires = parsed->se + max_clock_skew_seconds;
+  v.expires = token_valid_until(parsed->se);
   v.token = std::move(token);
   return v;
 }
@@ -507,10 +507,7 @@ template <class Stream>
 steady::time_point amqp_connection<Stream>::next_wake() {
   auto t = std::min(proton_tick_, close_by_);
   if (!ever_authorized_) t = std::min(t, auth_deadline_);
-  for (const auto& [key, tok] : tokens_) {
-    auto left = std::chrono::seconds(std::max<std::int64_t>(0, tok.expires - unix_now()));
-    t = std::min(t, steady::now() + left + std::chrono::seconds(1));
-  }
+  for (const auto& [key, tok] : tokens_) t = std::min(t, detail::steady_deadline(tok.expires));
   return t;
 }
 
