@@ -158,7 +158,9 @@ class amqp_connection final : public proton::messaging_handler,
   };
   struct token_state {
     std::string token;
-    std::int64_t expires = 0;
+    std::int64_t expires = 0;  // unix seconds, token_valid_until(se)
+    // Lent by the hub-scoped token (key ""): renewing that token renews this one too.
+    bool from_hub = false;
   };
   struct cbs_reply {
     proton::session session;
@@ -661,7 +663,7 @@ void amqp_connection<Stream>::attach_method_link(Link l, identity_key who) {
           if (entry == self->links_.end()) return;  // detached meanwhile
           self->links_.erase(entry);
           if (ok) {
-            self->tokens_[who.str()] = token_state{token, expires};
+            self->tokens_[who.str()] = token_state{token, expires, true};
             self->open_method_link(l, who);
           } else {
             self->refuse(l, unauthorized_access, "token does not cover " + who.str());
@@ -853,8 +855,12 @@ void amqp_connection<Stream>::on_token_verdict(proton::session session,
   } else if (!tokens_.contains(key) && tokens_.size() >= limits_.max_identities) {
     reply_cbs(session, id, 403, "too many identities on one connection");
   } else {
-    // A token put again refreshes in place (spec §4.2).
+    // A token put again refreshes in place (spec §4.2). A renewed hub-scoped token renews the
+    // identities whose links it authorized (C# with a policy key renews only that token).
     ever_authorized_ = true;
+    if (key.empty())
+      for (auto& [other, tok] : tokens_)
+        if (tok.from_hub) tok = token_state{v.token, v.expires, true};
     tokens_[key] = token_state{std::move(v.token), v.expires};
     watchdog_.cancel();  // re-read the next expiry
     reply_cbs(session, id, 200, "OK");
