@@ -71,15 +71,16 @@ std::int64_t now_unix() {
 }
 
 /// What a hub running on this machine left in its data directory: enough to reach it with no
-/// flags at all (iothubowner's connection string, its HTTPS port, its CA). Empty fields when the
-/// directory has no running hub's files.
+/// flags at all (a policy's connection string, iothubowner's by default; its HTTPS port; its CA).
+/// Empty fields when the directory has no running hub's files. The host name comes from
+/// listening.json, `localhost` when the hub is not running.
 struct local_hub {
   std::string connection_string;
   std::string url;
   std::string ca;
 };
 
-local_hub find_local_hub(const std::string& data_dir) {
+local_hub find_local_hub(const std::string& data_dir, std::string_view policy = "iothubowner") {
   namespace fs = std::filesystem;
   local_hub out;
   auto read = [](const fs::path& p) -> boost::json::value {
@@ -110,16 +111,20 @@ local_hub find_local_hub(const std::string& data_dir) {
         if (!o) continue;
         const auto* name = o->if_contains("name");
         const auto* key = o->if_contains("primaryKey");
-        if (name && key && name->is_string() && key->is_string() &&
-            name->get_string() == "iothubowner")
-          out.connection_string =
-              "HostName=" + host +
-              ";SharedAccessKeyName=iothubowner;SharedAccessKey=" + std::string(key->get_string());
+        if (name && key && name->is_string() && key->is_string() && name->get_string() == policy)
+          out.connection_string = "HostName=" + host +
+                                  ";SharedAccessKeyName=" + std::string(policy) +
+                                  ";SharedAccessKey=" + std::string(key->get_string());
       }
     }
   }
   if (fs::exists(dir / "tls" / "ca.pem")) out.ca = (dir / "tls" / "ca.pem").string();
   return out;
+}
+
+std::string data_dir_of(const client_state& s) {
+  auto dir = flag_or_env(s.data_dir, "METHODHUB_DATA_DIR");
+  return dir.empty() ? "methodhub-data" : dir;
 }
 
 std::string first_of(std::initializer_list<std::string> options) {
@@ -134,10 +139,7 @@ std::string first_of(std::initializer_list<std::string> options) {
 /// machine with no set-up.
 class hub_client {
  public:
-  explicit hub_client(const client_state& s)
-      : hub_client(s, find_local_hub(flag_or_env(s.data_dir, "METHODHUB_DATA_DIR").empty()
-                                         ? "methodhub-data"
-                                         : flag_or_env(s.data_dir, "METHODHUB_DATA_DIR"))) {}
+  explicit hub_client(const client_state& s) : hub_client(s, find_local_hub(data_dir_of(s))) {}
 
   hub_client(const client_state& s, const local_hub& local)
       : explicit_cs_(!flag_or_env(s.connection_string, "METHODHUB_CONNECTION_STRING").empty()),
@@ -214,9 +216,10 @@ void add_device_flag(CLI::App* cmd, client_state& s) {
   cmd->add_option("--device,-d", s.device, "Device id")->required();
 }
 
-void add_module_flag(CLI::App* cmd, client_state& s, bool required) {
+CLI::Option* add_module_flag(CLI::App* cmd, client_state& s, bool required) {
   auto* o = cmd->add_option("--module,-m", s.module, "Module id");
   if (required) o->required();
+  return o;
 }
 
 void add_key_flags(CLI::App* cmd, client_state& s) {
@@ -364,17 +367,36 @@ void add_module_commands(CLI::App& app, const std::shared_ptr<client_state>& st,
 
 void add_connection_string_command(CLI::App& app, const std::shared_ptr<client_state>& st,
                                    std::function<int()>& run) {
-  auto* cmd =
-      app.add_subcommand("connection-string", "Print a device's or module's connection string");
+  auto* cmd = app.add_subcommand(
+      "connection-string",
+      "Print a device's or module's connection string, or (--policy) a shared access policy's");
   client_state& s = *st;
   add_client_flags(cmd, s);
-  add_device_flag(cmd, s);
-  add_module_flag(cmd, s, false);
+  auto* device = cmd->add_option("--device,-d", s.device, "Device id");
+  auto* module = add_module_flag(cmd, s, false);
+  auto* policy = cmd->add_option(
+      "--policy", s.policy,
+      "Policy name, e.g. iothubowner: read from the local hub's data directory (--data-dir), "
+      "never over the network; the hub does not log it");
+  device->excludes(policy);
+  module->needs(device);
   cmd->add_option("--key", s.key_choice, "Which key to put in it")
       ->check(CLI::IsMember({"primary", "secondary"}))
       ->capture_default_str();
   cmd->final_callback([st, &run] {
     run = [st] {
+      if (!st->policy.empty()) {
+        // Policy keys are not served by any API: only the hub's own machine has them.
+        const auto dir = data_dir_of(*st);
+        auto local = find_local_hub(dir, st->policy);
+        if (local.connection_string.empty())
+          throw usage_error("no policy '" + st->policy + "' in " + dir + "/policies.json");
+        if (st->key_choice == "secondary")
+          throw usage_error("--policy prints the primary key only");
+        std::cout << local.connection_string << '\n';
+        return 0;
+      }
+      if (st->device.empty()) throw usage_error("pass --device (and --module) or --policy");
       hub_client hub(*st);
       auto identity = hub.call("GET", identity_path(st->device, st->module));
       auto key = identity_key_from_json(identity, st->key_choice == "secondary");

@@ -75,7 +75,7 @@ sas::connection_string parse_cs(std::string_view text) {
   if (text.empty()) {
     throw usage_error(
         "no connection string: pass --connection-string or set METHODHUB_CONNECTION_STRING "
-        "(the hub logs the iothubowner one at start)");
+        "(on the hub's machine: methodhub connection-string --policy iothubowner)");
   }
   std::string why;
   auto cs = sas::parse_connection_string(text, &why);

@@ -32,7 +32,7 @@ struct setting {
 };
 
 // The single list of settings: flags, variables and TOML keys are all derived from it.
-const std::array<setting, 17> settings{{
+const std::array<setting, 18> settings{{
     {"data_dir", &serve_config::data_dir, "Data directory (registry, keys, TLS material)"},
     {"hostname", &serve_config::hostname, "The hub's host name (localhost is always accepted)"},
     {"https_port", &serve_config::https_port, "HTTPS port: REST API (0 = any free port)"},
@@ -52,6 +52,9 @@ const std::array<setting, 17> settings{{
     {"connect_deadline", &serve_config::connect_deadline_seconds,
      "Seconds from accept to a valid MQTT CONNECT"},
     {"max_http_body", &serve_config::max_http_body_bytes, "Largest REST request body, bytes"},
+    {"print_connection_string", &serve_config::print_connection_string,
+     "Print iothubowner's connection string to stdout at start: auto (if stdout is a terminal), "
+     "always or never; it is never logged"},
 }};
 
 const setting* find_setting(std::string_view name) {
@@ -240,6 +243,12 @@ void validate(const serve_config& cfg) {
   if (cfg.max_inflight_per_device == 0) throw usage_error("max_inflight_per_device must be >= 1");
   if (cfg.connect_deadline_seconds == 0) throw usage_error("connect_deadline must be >= 1");
   if (cfg.max_http_body_bytes == 0) throw usage_error("max_http_body must be >= 1");
+  if (cfg.print_connection_string != "auto" && cfg.print_connection_string != "always" &&
+      cfg.print_connection_string != "never") {
+    throw usage_error(
+        fmt::format("print_connection_string: invalid value '{}' (expected auto, always or never)",
+                    cfg.print_connection_string));
+  }
 }
 
 env_lookup process_env() {

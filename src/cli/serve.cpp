@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
+#include <cstdio>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -73,6 +74,38 @@ void write_listening_file(const fs::path& path,
   fs::rename(tmp, path);
 }
 
+// Keys never go through the logger: logs are shipped, stored and shown to people who should
+// not hold the hub's keys. A person at a terminal gets the connection string printed once.
+void announce_connection_string(const serve_config& cfg, const policy_set& policies,
+                                const fs::path& data_dir) {
+  const auto* owner = policies.find("iothubowner");
+  if (owner == nullptr) return;
+  const bool print = cfg.print_connection_string == "always" ||
+                     (cfg.print_connection_string == "auto" && ::isatty(STDOUT_FILENO) == 1);
+  if (print) {
+    std::fflush(stdout);
+    fmt::print(stdout, "iothubowner connection string: {}\n",
+               service_connection_string(*owner, cfg.hostname));
+    std::fflush(stdout);
+  }
+  spdlog::info(
+      "iothubowner connection string: {}on this machine, `methodhub connection-string --policy "
+      "iothubowner --data-dir {}` prints it (keys are never logged)",
+      print ? "printed above; " : "", data_dir.string());
+}
+
+// Secrets readable by other local users are a finding, but the operator may share a key file
+// with a group on purpose: say so, do not refuse.
+void warn_if_others_can_access(const fs::path& p, std::string_view what) {
+  std::error_code ec;
+  const auto st = fs::status(p, ec);
+  if (ec) return;  // the loader reports a missing file with its own message
+  constexpr auto others = fs::perms::group_all | fs::perms::others_all;
+  if ((st.permissions() & others) != fs::perms::none)
+    spdlog::warn("{} {} is accessible to other users (mode {:o}); chmod {} it", what, p.string(),
+                 static_cast<unsigned>(st.permissions()), fs::is_directory(st) ? "700" : "600");
+}
+
 }  // namespace
 
 int run_serve(const serve_config& cfg) {
@@ -80,17 +113,22 @@ int run_serve(const serve_config& cfg) {
   raise_descriptor_limit();
 
   std::error_code fec;
+  const bool fresh = !fs::exists(cfg.data_dir, fec);
   fs::create_directories(cfg.data_dir, fec);
   if (fec)
     throw std::runtime_error("cannot create data directory " + cfg.data_dir.string() + ": " +
                              fec.message());
   auto data_dir = fs::absolute(cfg.data_dir);
+  // The directory holds every key the hub has: only its owner may enter it.
+  if (fresh) fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, fec);
+  warn_if_others_can_access(data_dir, "data directory");
 
   auto policies = load_or_create_policies(data_dir, cfg.hostname);
   fs::path ca_path, chain_path, key_path;
   if (!cfg.tls_cert.empty()) {
     chain_path = cfg.tls_cert;
     key_path = cfg.tls_key;
+    warn_if_others_can_access(key_path, "TLS private key");
   } else {
     auto files = transport::ensure_certificates(data_dir, cfg.hostname);
     ca_path = files.ca_cert;
@@ -174,9 +212,7 @@ int run_serve(const serve_config& cfg) {
   if (!ca_path.empty())
     spdlog::info("TLS CA (give it to clients, e.g. NODE_EXTRA_CA_CERTS): {}", ca_path.string());
   spdlog::info("registry: {} ({} identities)", (data_dir / "registry.db").string(), reg.size());
-  if (const auto* owner = policies.find("iothubowner"))
-    spdlog::info("iothubowner connection string: {}",
-                 service_connection_string(*owner, cfg.hostname));
+  announce_connection_string(cfg, policies, data_dir);
 
   auto listening = data_dir / "listening.json";
   write_listening_file(listening, bound, cfg.hostname, ca_path);

@@ -29,6 +29,9 @@ struct serve_config {
   unsigned max_inflight_per_device = 100;        // calls in flight to one device before 403800
   unsigned connect_deadline_seconds = 30;        // time from accept to a valid MQTT CONNECT
   std::size_t max_http_body_bytes = 256 * 1024;  // REST bodies (invoke payload limit is 128 KB)
+  // Whether to print iothubowner's connection string to stdout at start: auto (only when stdout
+  // is a terminal), always, never. It never goes through the logger (docs/security.md).
+  std::string print_connection_string = "auto";
 };
 
 }  // namespace hub::cli

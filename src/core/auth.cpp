@@ -103,8 +103,7 @@ bool sr_covers(std::string_view sr, const policy_set& policies,
 }
 
 bool not_expired(std::int64_t se, std::int64_t now) noexcept {
-  // se >= 0 after parsing, so `now - se` cannot overflow; `se + skew` could.
-  return now <= se || now - se <= max_clock_skew_seconds;
+  return now <= token_valid_until(se);
 }
 
 bool signed_by(const sas::sas_token& t, std::string_view primary, std::string_view secondary) {

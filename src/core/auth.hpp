@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,13 @@ inline constexpr unsigned all_rights =
 /// Tokens stay valid this long past `se`, for clock drift between hub and clients (edgeHub's
 /// MaxClockSkew, spec §2.3).
 inline constexpr std::int64_t max_clock_skew_seconds = 300;
+
+/// The last unix second at which a token whose `se` is `se` is still accepted:
+/// `se + max_clock_skew_seconds`, saturating at INT64_MAX (a token may name any `se`).
+constexpr std::int64_t token_valid_until(std::int64_t se) noexcept {
+  constexpr auto top = std::numeric_limits<std::int64_t>::max();
+  return se > top - max_clock_skew_seconds ? top : se + max_clock_skew_seconds;
+}
 
 struct access_policy {
   std::string name;           // `skn` in tokens, `SharedAccessKeyName` in connection strings

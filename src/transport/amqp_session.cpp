@@ -102,7 +102,7 @@ token_verdict verify_token(registry& reg, const policy_set& policies, std::strin
   if (authorize_device(token, check, kp, policies, unix_now()) != errc::ok) return v;
   v.ok = true;
   v.who = std::move(*who);
-  v.expires = parsed->se + max_clock_skew_seconds;
+  v.expires = token_valid_until(parsed->se);
   v.token = std::move(token);
   return v;
 }
@@ -158,7 +158,9 @@ class amqp_connection final : public proton::messaging_handler,
   };
   struct token_state {
     std::string token;
-    std::int64_t expires = 0;
+    std::int64_t expires = 0;  // unix seconds, token_valid_until(se)
+    // Lent by the hub-scoped token (key ""): renewing that token renews this one too.
+    bool from_hub = false;
   };
   struct cbs_reply {
     proton::session session;
@@ -507,10 +509,7 @@ template <class Stream>
 steady::time_point amqp_connection<Stream>::next_wake() {
   auto t = std::min(proton_tick_, close_by_);
   if (!ever_authorized_) t = std::min(t, auth_deadline_);
-  for (const auto& [key, tok] : tokens_) {
-    auto left = std::chrono::seconds(std::max<std::int64_t>(0, tok.expires - unix_now()));
-    t = std::min(t, steady::now() + left + std::chrono::seconds(1));
-  }
+  for (const auto& [key, tok] : tokens_) t = std::min(t, detail::steady_deadline(tok.expires));
   return t;
 }
 
@@ -664,7 +663,7 @@ void amqp_connection<Stream>::attach_method_link(Link l, identity_key who) {
           if (entry == self->links_.end()) return;  // detached meanwhile
           self->links_.erase(entry);
           if (ok) {
-            self->tokens_[who.str()] = token_state{token, expires};
+            self->tokens_[who.str()] = token_state{token, expires, true};
             self->open_method_link(l, who);
           } else {
             self->refuse(l, unauthorized_access, "token does not cover " + who.str());
@@ -856,8 +855,12 @@ void amqp_connection<Stream>::on_token_verdict(proton::session session,
   } else if (!tokens_.contains(key) && tokens_.size() >= limits_.max_identities) {
     reply_cbs(session, id, 403, "too many identities on one connection");
   } else {
-    // A token put again refreshes in place (spec §4.2).
+    // A token put again refreshes in place (spec §4.2). A renewed hub-scoped token renews the
+    // identities whose links it authorized (C# with a policy key renews only that token).
     ever_authorized_ = true;
+    if (key.empty())
+      for (auto& [other, tok] : tokens_)
+        if (tok.from_hub) tok = token_state{v.token, v.expires, true};
     tokens_[key] = token_state{std::move(v.token), v.expires};
     watchdog_.cancel();  // re-read the next expiry
     reply_cbs(session, id, 200, "OK");

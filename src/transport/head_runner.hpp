@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -31,6 +32,16 @@ inline std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+/// The steady-clock moment at which unix second `unix_until` has passed, for timers that end a
+/// token's validity. Clamped to [now, now + 100 years] so that a token naming an absurd `se`
+/// cannot overflow the clock's nanosecond count (which would wake the timer at once, forever).
+inline std::chrono::steady_clock::time_point steady_deadline(std::int64_t unix_until) {
+  constexpr std::int64_t century = std::int64_t{100} * 366 * 24 * 3600;
+  const auto now = unix_now();
+  const std::int64_t left = unix_until <= now ? 0 : std::min(unix_until - now + 1, century);
+  return std::chrono::steady_clock::now() + std::chrono::seconds(left);
 }
 
 /// The TCP socket under any of the heads' streams, to shut a connection down hard.

@@ -16,6 +16,7 @@
 #include "codec/mqtt/encode.hpp"
 #include "codec/mqtt/iothub_topics.hpp"
 #include "codec/mqtt/username.hpp"
+#include "codec/sas/sas_token.hpp"
 #include "transport/head_runner.hpp"
 #include "transport/websocket_heads.hpp"
 #include "transport/ws_byte_stream.hpp"
@@ -52,6 +53,7 @@ struct connect_verdict {
   mqtt::connect_return_code code = mqtt::connect_return_code::not_authorized;
   bool session_present = false;
   mqtt_session_store::filter_set filters;
+  std::int64_t token_expires = 0;  // unix seconds: `se` plus the clock skew allowance
 };
 
 template <class Stream>
@@ -112,6 +114,7 @@ class mqtt_connection final : public std::enable_shared_from_this<mqtt_connectio
     watchdog_.cancel();
   }
   void arm_deadline(std::chrono::steady_clock::duration d) { deadline_ = steady::now() + d; }
+  steady::time_point next_wake() const { return std::min(deadline_, token_deadline_); }
   void store_filters() {
     asio::post(svc_.registry.strand(), [&svc = svc_, who = who_, id = id_, f = filters_]() mutable {
       svc.sessions.update(who, id, std::move(f));
@@ -125,6 +128,9 @@ class mqtt_connection final : public std::enable_shared_from_this<mqtt_connectio
   // only move deadline_, the timer re-arms itself when it wakes early.
   asio::steady_timer watchdog_;
   steady::time_point deadline_ = steady::time_point::max();
+  // When the CONNECT password stops being valid. IoT Hub disconnects a device whose SAS token
+  // expires; the SDKs take that as their cue to sign a new one and reconnect (DOC-ERR 401003).
+  steady::time_point token_deadline_ = steady::time_point::max();
   std::chrono::steady_clock::duration keep_alive_window_{};
   std::string in_;
   std::size_t pos_ = 0;        // start of the undecoded bytes in in_
@@ -295,9 +301,15 @@ void mqtt_connection<Stream>::finish() {
 // a second coroutine frame.
 template <class Stream>
 void mqtt_connection<Stream>::arm_watchdog() {
-  watchdog_.expires_at(deadline_);
+  watchdog_.expires_at(next_wake());
   watchdog_.async_wait([self = this->shared_from_this()](boost::system::error_code) {
     if (self->closed_) return;
+    if (steady::now() >= self->token_deadline_) {
+      spdlog::info("mqtt {}: SAS token expired; disconnecting (401003 IoTHubUnauthorized)",
+                   self->who_.str());
+      self->shutdown();
+      return;
+    }
     if (steady::now() >= self->deadline_) {
       spdlog::debug("mqtt {}: {} deadline passed; closing",
                     self->id_ ? self->who_.str() : "(connecting)",
@@ -377,6 +389,9 @@ asio::awaitable<bool> mqtt_connection<Stream>::on_connect(mqtt::connect& c) {
           return v;
         }
         v.code = rc::accepted;
+        // authorize_device accepted it, so it parses.
+        if (auto t = codec::sas::parse_token(*c.password))
+          v.token_expires = token_valid_until(t->se);
         std::tie(v.filters, v.session_present) = svc_.sessions.open(who, id, c.clean_session);
         return v;
       },
@@ -401,7 +416,8 @@ asio::awaitable<bool> mqtt_connection<Stream>::on_connect(mqtt::connect& c) {
   if (ka.count() == 0 || ka > limits_.max_keep_alive) ka = limits_.max_keep_alive;
   keep_alive_window_ = std::chrono::milliseconds(ka) * 3 / 2;  // not whole seconds: 1 s -> 1.5 s
   arm_deadline(keep_alive_window_);
-  watchdog_.cancel();  // re-read the deadline
+  token_deadline_ = detail::steady_deadline(verdict.token_expires);
+  watchdog_.cancel();  // re-read the deadlines
 
   mqtt::encode(out_, mqtt::connack{verdict.session_present, rc::accepted});
   svc_.presence.link_up(

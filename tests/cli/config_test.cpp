@@ -115,6 +115,10 @@ TEST(ServeConfig, Validation) {
   EXPECT_NE(with({{"log_level", "loud"}}).find("log_level"), std::string::npos);
   EXPECT_NE(with({{"tls_cert", "c.pem"}}).find("together"), std::string::npos);
   EXPECT_NE(with({{"hostname", ""}}).find("hostname"), std::string::npos);
+  EXPECT_NE(with({{"print_connection_string", "yes"}}).find("print_connection_string"),
+            std::string::npos);
+  for (const char* v : {"auto", "always", "never"})
+    EXPECT_EQ(with({{"print_connection_string", v}}), "no error") << v;
   EXPECT_NE(with({{"https_port", "-1"}}).find("--https-port"), std::string::npos);
   EXPECT_NE(with({{"https_port", "65536"}}).find("--https-port"), std::string::npos);
   EXPECT_EQ(with({{"https_port", "0"}, {"mqtt_tcp_port", "off"}, {"log_level", "debug"}}),

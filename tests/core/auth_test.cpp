@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 
 #include "codec/sas/crypto.hpp"
@@ -114,6 +115,16 @@ TEST_F(AuthTest, ServiceExpiryWithSkew) {
   EXPECT_EQ(authorize_service(far, service_connect, policies_, now), errc::ok);
   const auto zero = sas::make_token(host, key, 0, "service");
   EXPECT_EQ(authorize_service(zero, service_connect, policies_, now), errc::unauthorized);
+}
+
+TEST(TokenValidUntil, AddsTheSkewAndSaturates) {
+  EXPECT_EQ(token_valid_until(0), max_clock_skew_seconds);
+  EXPECT_EQ(token_valid_until(now), now + max_clock_skew_seconds);
+  constexpr auto top = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(token_valid_until(top - max_clock_skew_seconds), top);
+  EXPECT_EQ(token_valid_until(top - max_clock_skew_seconds + 1), top);
+  EXPECT_EQ(token_valid_until(top), top);
+  static_assert(token_valid_until(10) == 10 + max_clock_skew_seconds);
 }
 
 TEST_F(AuthTest, ServiceScope) {

@@ -1,8 +1,13 @@
 #include "store/sqlite/sqlite_registry.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <utility>
 
@@ -97,6 +102,24 @@ void bind_record(sqlite3_stmt* s, const identity_record& r, std::string_view gen
   bind_text(s, 15, r.device_scope);
 }
 
+// The file holds every device's keys. SQLite would create it 0644 (less the umask), and its
+// -wal/-shm files copy the database's mode, so the database is created (or tightened) 0600
+// before SQLite opens it.
+void make_private(const std::filesystem::path& file) {
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    throw std::runtime_error("registry database " + file.string() +
+                             ": cannot open: " + std::strerror(errno));
+  struct stat st {};
+  const bool loose = ::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0;
+  const bool fixed = !loose || ::fchmod(fd, 0600) == 0;
+  const int saved = errno;
+  ::close(fd);
+  if (!fixed)
+    throw std::runtime_error("registry database " + file.string() +
+                             ": cannot make it private (chmod 600): " + std::strerror(saved));
+}
+
 }  // namespace
 
 std::string etag_for_version(std::uint64_t version) {
@@ -128,6 +151,13 @@ std::unique_ptr<sqlite_registry> sqlite_registry::open(const std::filesystem::pa
     }
     return std::runtime_error(msg);
   };
+
+  make_private(db_file);
+  for (const char* suffix : {"-wal", "-shm"}) {
+    auto side = db_file;
+    side += suffix;
+    if (std::filesystem::exists(side)) make_private(side);
+  }
 
   sqlite3* raw = nullptr;
   const int rc =

@@ -7,6 +7,9 @@
 // with it. The etag is not stored: it is derived from the row's version counter (base64 of the
 // 8-byte big-endian version, so a new identity has etag `AAAAAAAAAAE=`).
 //
+// The database file (and its -wal/-shm files) is created or tightened to mode 0600: it holds
+// every identity's keys.
+//
 // Errors: open() throws std::runtime_error (startup only). put/remove never throw on storage
 // failures (disk full, I/O error, lock timeout, corruption): they roll back and answer
 // write_result::storage_error, and nothing was written. load_all() throws std::runtime_error

@@ -68,6 +68,20 @@ TEST(ConstantTimeEqual, Basics) {
   EXPECT_FALSE(constant_time_equal("", "a"));
 }
 
+// Every byte counts, embedded NULs included (a strcmp-style compare would stop at the NUL), and
+// a difference in any single position is found: the comparison has no early exit that accepts.
+TEST(ConstantTimeEqual, EveryByteCounts) {
+  using namespace std::string_literals;
+  EXPECT_TRUE(constant_time_equal("a\0b"s, "a\0b"s));
+  EXPECT_FALSE(constant_time_equal("a\0b"s, "a\0c"s));
+  const std::string sig = base64_encode(random_bytes(32));
+  for (std::size_t i = 0; i < sig.size(); ++i) {
+    auto other = sig;
+    other[i] = other[i] == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(constant_time_equal(sig, other)) << "position " << i;
+  }
+}
+
 TEST(Random, SizesAndUniqueness) {
   EXPECT_EQ(random_bytes(0).size(), 0u);
   EXPECT_EQ(random_bytes(100).size(), 100u);

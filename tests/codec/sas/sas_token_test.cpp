@@ -131,6 +131,25 @@ TEST(ParseToken, TamperedFieldsFail) {
   EXPECT_FALSE(signature_matches(changed, key));
 }
 
+// The signature is compared in full (constant_time_equal): one changed byte anywhere, a prefix,
+// or an extra byte fails.
+TEST(ParseToken, SignatureMustMatchInFull) {
+  auto t = parse_token(token(fields(c_raw)));
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(signature_matches(*t, key));
+  for (std::size_t i = 0; i < t->sig.size(); ++i) {
+    auto changed = *t;
+    changed.sig[i] = changed.sig[i] == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(signature_matches(changed, key)) << "position " << i;
+  }
+  auto changed = *t;
+  changed.sig.pop_back();
+  EXPECT_FALSE(signature_matches(changed, key));
+  changed = *t;
+  changed.sig += "A";
+  EXPECT_FALSE(signature_matches(changed, key));
+}
+
 struct bad_case {
   std::string text;
   token_error expected;
