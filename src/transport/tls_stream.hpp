@@ -114,6 +114,7 @@ class tls_stream {
     tls_stream* s;
     pending p = pending::none;
     std::size_t asked = 0;
+    boost::system::error_code failure{};  // set once OpenSSL has failed the handshake
     template <class Self>
     void operator()(Self& self, boost::system::error_code ec = {}, std::size_t n = 0);
   };
@@ -146,16 +147,18 @@ void tls_stream::handshake_op::operator()(Self& self, boost::system::error_code 
   if (p == pending::read) s->commit_read(n, asked);
   if (p == pending::write) s->release_sending();
   p = pending::none;
+  if (failure) return self.complete(failure);  // the alert is out (or could not be sent)
   if (ec) return self.complete(ec);
-  boost::system::error_code err;
   step st = step::done;
-  if (c.out.empty()) st = classify(c, s->do_handshake(), err);
-  if (st == step::failed) return self.complete(err);
-  if (!c.out.empty()) {  // a flight to send before reading the peer's next one
+  if (c.out.empty()) st = classify(c, s->do_handshake(), failure);
+  if (!c.out.empty()) {
+    // A flight to send before reading the peer's next one, or the alert that says why the
+    // handshake failed (a TLS 1.0 client must hear "protocol version", not a bare close).
     s->move_out_to_sending();
     p = pending::write;
     return boost::asio::async_write(s->socket_, boost::asio::buffer(c.sending), std::move(self));
   }
+  if (st == step::failed) return self.complete(failure);
   if (st == step::done) return self.complete({});
   auto b = s->prepare_read();
   asked = b.size();

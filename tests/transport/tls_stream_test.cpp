@@ -5,6 +5,7 @@
 #include "transport/tls_stream.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -169,6 +170,26 @@ TEST_F(TlsStream, EchoesSmallAndLargePayloadsOverTls12And13) {
       }
     }
   }
+}
+
+TEST_F(TlsStream, AFailedHandshakeSendsItsAlert) {
+  // A TLS 1.1 client must hear why (the "protocol version" alert), not just see the socket close.
+  auto [client_sock, server] = connect();
+  auto ctx = client_context(TLS1_1_VERSION);
+  SSL_CTX_set_cipher_list(ctx->native_handle(), "DEFAULT:@SECLEVEL=0");
+  ssl::stream<tcp::socket> client(std::move(client_sock), *ctx);
+  echo_result er;
+  client_result cr;
+  std::string payload = "x";
+  asio::co_spawn(io_, echo(server, 256, er), asio::detached);
+  asio::co_spawn(io_, client_echo(client, payload, cr), asio::detached);
+  run_until(cr.done);
+  run_until(er.ended);
+  EXPECT_FALSE(er.handshake_ok);
+  ASSERT_EQ(cr.ec.category(), asio::error::get_ssl_category()) << cr.ec.message();
+  EXPECT_EQ(ERR_GET_REASON(static_cast<unsigned long>(cr.ec.value())),
+            SSL_R_TLSV1_ALERT_PROTOCOL_VERSION)
+      << cr.ec.message();
 }
 
 TEST_F(TlsStream, APeerNotSpeakingTlsFailsTheHandshake) {
