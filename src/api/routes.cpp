@@ -18,6 +18,13 @@ std::int64_t now_seconds(const services& svc) {
       .count();
 }
 
+errc authorize(const http_request& req, unsigned rights, const services& svc) {
+  auto now = now_seconds(svc);
+  return svc.verified_tokens
+             ? svc.verified_tokens->authorize(req.authorization, rights, svc.policies, now)
+             : authorize_service(req.authorization, rights, svc.policies, now);
+}
+
 // The rights each route needs (DOC-SAS; spec/protocol.md §2.4).
 unsigned rights_for(route_kind kind, std::string_view method) {
   if (kind == route_kind::invoke_device || kind == route_kind::invoke_module)
@@ -107,9 +114,7 @@ boost::asio::awaitable<http_response> handle_request(http_request req, services&
   } else if (api_version.empty()) {
     // IoT Hub requires api-version on every REST call (spec/protocol.md §1.2).
     res = error_response(errc::invalid_protocol_version);
-  } else if (auto ec = authorize_service(req.authorization, rights_for(r->kind, req.method),
-                                         svc.policies, now_seconds(svc));
-             ec != errc::ok) {
+  } else if (auto ec = authorize(req, rights_for(r->kind, req.method), svc); ec != errc::ok) {
     res = error_response(ec);
   } else {
     switch (r->kind) {

@@ -10,6 +10,7 @@
 #include "core/auth.hpp"
 #include "core/invoker.hpp"
 #include "core/registry.hpp"
+#include "core/service_token_cache.hpp"
 
 namespace hub::api {
 
@@ -24,6 +25,8 @@ struct services {
   std::function<std::string()> metrics = nullptr;
   /// Seconds since the epoch; injectable for tests.
   std::function<std::int64_t()> now = nullptr;
+  /// Service tokens verified before (with `policies`); null: every request is verified afresh.
+  hub::service_token_cache* verified_tokens = nullptr;
 };
 
 /// Handles one request. Never throws for anything the client sent.

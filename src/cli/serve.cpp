@@ -149,6 +149,8 @@ int run_serve(const serve_config& cfg) {
   invoker inv(reg, router);
   api::services svc{reg, inv, policies,
                     [&router](const identity_key& k) { return router.is_connected(k); }};
+  service_token_cache verified_tokens;  // the same token on every REST call is checked once
+  svc.verified_tokens = &verified_tokens;
   svc.metrics = [&reg, &router] {
     return fmt::format(
         "# HELP methodhub_identities Devices and modules in the registry.\n"

@@ -258,15 +258,22 @@ bool policy_set::accepts_host(std::string_view host) const noexcept {
          sas::host_equal(host, "localhost");
 }
 
+std::optional<service_grant> verify_service_token(std::string_view authorization_header_value,
+                                                  const policy_set& policies,
+                                                  std::int64_t now_unix) {
+  const auto token = sas::parse_token(authorization_header_value);
+  if (!token || token->skn.empty() || !not_expired(token->se, now_unix)) return std::nullopt;
+  const auto* policy = policies.find(token->skn);
+  if (policy == nullptr) return std::nullopt;
+  if (!sr_covers(token->sr, policies, {})) return std::nullopt;
+  if (!signed_by(*token, policy->primary_key, policy->secondary_key)) return std::nullopt;
+  return service_grant{policy->rights, token_valid_until(token->se)};
+}
+
 errc authorize_service(std::string_view authorization_header_value, unsigned required_rights,
                        const policy_set& policies, std::int64_t now_unix) {
-  const auto token = sas::parse_token(authorization_header_value);
-  if (!token || token->skn.empty() || !not_expired(token->se, now_unix)) return errc::unauthorized;
-  const auto* policy = policies.find(token->skn);
-  if (policy == nullptr || (policy->rights & required_rights) != required_rights)
-    return errc::unauthorized;
-  if (!sr_covers(token->sr, policies, {})) return errc::unauthorized;
-  if (!signed_by(*token, policy->primary_key, policy->secondary_key)) return errc::unauthorized;
+  auto grant = verify_service_token(authorization_header_value, policies, now_unix);
+  if (!grant || (grant->rights & required_rights) != required_rights) return errc::unauthorized;
   return errc::ok;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +79,19 @@ class policy_set {
 /// and `se + max_clock_skew_seconds >= now_unix`. Returns errc::ok or errc::unauthorized.
 errc authorize_service(std::string_view authorization_header_value, unsigned required_rights,
                        const policy_set& policies, std::int64_t now_unix);
+
+/// What a verified service token grants: its policy's rights, until `valid_until` (unix seconds,
+/// `se` plus the skew allowance).
+struct service_grant {
+  unsigned rights = 0;
+  std::int64_t valid_until = 0;
+};
+
+/// The checks of authorize_service except the rights: the token parses, names a policy, covers
+/// an accepted host, is signed by the policy's key and is not expired at `now_unix`.
+std::optional<service_grant> verify_service_token(std::string_view authorization_header_value,
+                                                  const policy_set& policies,
+                                                  std::int64_t now_unix);
 
 struct identity_keys {
   std::string primary_key;    // base64
