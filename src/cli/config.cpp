@@ -32,7 +32,7 @@ struct setting {
 };
 
 // The single list of settings: flags, variables and TOML keys are all derived from it.
-const std::array<setting, 17> settings{{
+const std::array<setting, 18> settings{{
     {"data_dir", &serve_config::data_dir, "Data directory (registry, keys, TLS material)"},
     {"hostname", &serve_config::hostname, "The hub's host name (localhost is always accepted)"},
     {"https_port", &serve_config::https_port, "HTTPS port: REST API (0 = any free port)"},
@@ -51,6 +51,8 @@ const std::array<setting, 17> settings{{
      "Method calls in flight to one device before 403800"},
     {"connect_deadline", &serve_config::connect_deadline_seconds,
      "Seconds from accept to a valid MQTT CONNECT"},
+    {"amqp_idle_timeout", &serve_config::amqp_idle_timeout_seconds,
+     "Seconds of AMQP silence before a connection is closed (0 = never)"},
     {"max_http_body", &serve_config::max_http_body_bytes, "Largest REST request body, bytes"},
 }};
 

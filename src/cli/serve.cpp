@@ -134,6 +134,7 @@ int run_serve(const serve_config& cfg) {
   transport::mqtt_services mqtt_svc{reg, router, policies, {}};
   transport::amqp_limits amqp_limits;
   amqp_limits.auth_deadline = std::chrono::seconds(cfg.connect_deadline_seconds);
+  amqp_limits.idle_timeout = std::chrono::seconds(cfg.amqp_idle_timeout_seconds);
   transport::amqp_services amqp_svc{reg, router, policies};
 
   transport::websocket_heads ws_heads{&mqtt_svc, &mqtt_limits, &amqp_svc, &amqp_limits};

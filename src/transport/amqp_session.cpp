@@ -303,6 +303,8 @@ asio::awaitable<void> amqp_connection<Stream>::run() {
       .max_sessions(limits_.max_sessions)
       .sasl_enabled(false)
       .container_id("methodhub");
+  if (limits_.idle_timeout.count() > 0)
+    opts.idle_timeout(proton::duration(limits_.idle_timeout.count()));
   driver_.accept(opts);
   accepted_ = true;
   asio::co_spawn(stream_.get_executor(), writer(), asio::detached);
@@ -458,6 +460,8 @@ void amqp_connection<Stream>::pump() {
   } else {
     proton_tick_ = steady::time_point::max();
   }
+  // The watchdog sleeps until its own deadline: wake it if Proton now needs an earlier tick.
+  if (proton_tick_ < watchdog_.expiry()) watchdog_.cancel();
   auto wb = driver_.write_buffer();
   if (wb.size > limits_.max_queued_bytes) {
     spdlog::warn("amqp: {} bytes unsent; dropping a connection that does not read", wb.size);
