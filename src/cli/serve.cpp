@@ -7,8 +7,11 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <csignal>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -49,6 +52,12 @@ void raise_descriptor_limit() {
                before);
 }
 
+// Under a file-size limit (RLIMIT_FSIZE) a write past it must fail with EFBIG, which the store
+// answers as a storage error (503), rather than kill the hub with SIGXFSZ's default action.
+void ignore_file_size_signal() {
+  std::signal(SIGXFSZ, SIG_IGN);
+}
+
 // Written once every listener is bound: tests and scripts wait for it rather than for a log line.
 void write_listening_file(const fs::path& path,
                           const std::vector<std::pair<std::string, std::uint16_t>>& ports,
@@ -78,6 +87,7 @@ void write_listening_file(const fs::path& path,
 int run_serve(const serve_config& cfg) {
   setup_logging(cfg.log_format, cfg.log_level);
   raise_descriptor_limit();
+  ignore_file_size_signal();
 
   std::error_code fec;
   fs::create_directories(cfg.data_dir, fec);
@@ -119,11 +129,13 @@ int run_serve(const serve_config& cfg) {
         "# TYPE methodhub_connected_links gauge\nmethodhub_connected_links {}\n"
         "# HELP methodhub_pending_calls Method calls waiting for a device's answer.\n"
         "# TYPE methodhub_pending_calls gauge\nmethodhub_pending_calls {}\n"
+        "# HELP methodhub_waiting_calls Method calls waiting for their device to connect.\n"
+        "# TYPE methodhub_waiting_calls gauge\nmethodhub_waiting_calls {}\n"
         "# HELP methodhub_telemetry_messages_total Telemetry PUBLISHes acknowledged and "
         "discarded.\n"
         "# TYPE methodhub_telemetry_messages_total counter\nmethodhub_telemetry_messages_total "
         "{}\n",
-        reg.size(), router.connected_links(), router.pending_calls(),
+        reg.size(), router.connected_links(), router.pending_calls(), router.waiting_calls(),
         transport::mqtt_telemetry_messages());
   };
 

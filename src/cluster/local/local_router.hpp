@@ -44,6 +44,7 @@ class local_router final : public router, public presence {
   std::size_t connected_links() const noexcept { return links_.size(); }
   bool is_connected(const identity_key& who) const { return links_.contains(who); }
   std::size_t pending_calls() const noexcept { return pending_.size(); }
+  std::size_t waiting_calls() const noexcept { return waiters_.size(); }
 
  private:
   struct link_entry {
