@@ -194,12 +194,24 @@ int run_serve(const serve_config& cfg) {
   auto listening = data_dir / "listening.json";
   write_listening_file(listening, bound, cfg.hostname, ca_path);
 
+  // SIGTERM/SIGINT: stop accepting; answer every call in flight (503001) and close every device
+  // connection (the SDKs reconnect); give those answers and closes a moment to go out, then stop.
+  // A second signal stops at once.
+  asio::steady_timer stop_grace(ioc);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {} received: shutting down", sig);
     for (auto& l : listeners) l->close();
-    ioc.stop();
+    asio::post(core, [&] {
+      auto ended = router.shut_down(errc::service_unavailable);
+      if (ended) spdlog::info("answered or closed {} calls and device links", ended);
+      stop_grace.expires_after(ended ? std::chrono::seconds(1) : std::chrono::seconds(0));
+      stop_grace.async_wait([&](boost::system::error_code) { ioc.stop(); });
+    });
+    signals.async_wait([&](boost::system::error_code again, int) {
+      if (!again) ioc.stop();
+    });
   });
 
   std::vector<std::thread> pool;
