@@ -63,7 +63,6 @@ constexpr const char* unauthorized_access = "amqp:unauthorized-access";
 constexpr const char* not_found = "amqp:not-found";
 constexpr const char* resource_limit = "amqp:resource-limit-exceeded";
 constexpr const char* link_creation_conflict = "com.microsoft:link-creation-conflict";
-constexpr const char* connection_forced = "amqp:connection:forced";
 
 using detail::lowest;
 using detail::unix_now;
@@ -1025,9 +1024,11 @@ void amqp_connection<Stream>::kick(link_id id, errc reason) {
   if (!st) return;
   auto key = st->who.str();
   if (reason == errc::service_unavailable) {
-    // The hub is stopping: the whole connection goes, with a close the SDKs retry on.
-    if (close_by_ == steady::time_point::max())
-      close_connection(connection_forced, "the hub is stopping");
+    // The hub is stopping: the socket closes, without an AMQP close. The Node SDK answers a
+    // close(amqp:connection:forced) by detaching its links and waiting for replies that cannot
+    // come after a close, and then never reconnects; a dropped connection it does retry.
+    shutdown();
+    return;
   } else if (reason == errc::device_unavailable) {
     // A newer connection for the same identity (spec §4.6).
     drop_identity(key, link_creation_conflict, "a newer connection for this identity");

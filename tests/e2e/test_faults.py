@@ -7,8 +7,8 @@
     is honoured with empty frames;
   * kill -9 during registry writes: every acknowledged write is there after the restart, with its
     keys, and SQLite's integrity check passes;
-  * SIGTERM with calls in flight: they are answered (503001), device connections are closed (an
-    AMQP close with amqp:connection:forced), and the hub exits 0 within a bound;
+  * SIGTERM with calls in flight: they are answered (503001), device connections are closed, and
+    the hub exits 0 within a bound;
   * a full disk (a file-size limit of 0 on the hub process, so that every write to the data
     directory fails with EFBIG; portable, needs no mount): registry writes answer 503001, reads and
     invocations go on, the hub stays up, and writes work again once space returns.
@@ -304,8 +304,8 @@ class GracefulStopTest(FaultCase):
             self.assertEqual(r.status, 503, r)
             self.assertEqual(error_code(r), 503001, r)
         self.assertTrue(dev.closed.wait(DEADLINE_S), "the MQTT device was not closed")
-        c.wait(lambda: c.conn.state & Endpoint.REMOTE_CLOSED, "the hub's AMQP close")
-        self.assertEqual(c.conn.remote_condition.name, "amqp:connection:forced")
+        # The socket closes without an AMQP close: see amqp_connection::kick for why.
+        c.wait(lambda: c.closed, "the AMQP connection to close")
         self.assertEqual(self.hub.proc.wait(DEADLINE_S), 0)
         self.assertLess(time.monotonic() - stopping, self.STOP_BOUND_S)
         self.hub.start()  # for tearDownClass, and: the same data dir serves again
