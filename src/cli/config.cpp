@@ -51,6 +51,8 @@ const std::array<setting, 18> settings{{
      "Method calls in flight to one device before 403800"},
     {"connect_deadline", &serve_config::connect_deadline_seconds,
      "Seconds from accept to a valid MQTT CONNECT"},
+    {"amqp_idle_timeout", &serve_config::amqp_idle_timeout_seconds,
+     "Seconds of AMQP silence before a connection is closed (0 = never)"},
     {"max_http_body", &serve_config::max_http_body_bytes, "Largest REST request body, bytes"},
     {"print_connection_string", &serve_config::print_connection_string,
      "Print iothubowner's connection string to stdout at start: auto (if stdout is a terminal), "

@@ -7,8 +7,11 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -48,6 +51,12 @@ void raise_descriptor_limit() {
   }
   spdlog::info("open file limit: {} (was {}); each connected device uses one", lim.rlim_cur,
                before);
+}
+
+// Under a file-size limit (RLIMIT_FSIZE) a write past it must fail with EFBIG, which the store
+// answers as a storage error (503), rather than kill the hub with SIGXFSZ's default action.
+void ignore_file_size_signal() {
+  std::signal(SIGXFSZ, SIG_IGN);
 }
 
 // Written once every listener is bound: tests and scripts wait for it rather than for a log line.
@@ -111,6 +120,7 @@ void warn_if_others_can_access(const fs::path& p, std::string_view what) {
 int run_serve(const serve_config& cfg) {
   setup_logging(cfg.log_format, cfg.log_level);
   raise_descriptor_limit();
+  ignore_file_size_signal();
 
   std::error_code fec;
   const bool fresh = !fs::exists(cfg.data_dir, fec);
@@ -159,11 +169,13 @@ int run_serve(const serve_config& cfg) {
         "# TYPE methodhub_connected_links gauge\nmethodhub_connected_links {}\n"
         "# HELP methodhub_pending_calls Method calls waiting for a device's answer.\n"
         "# TYPE methodhub_pending_calls gauge\nmethodhub_pending_calls {}\n"
+        "# HELP methodhub_waiting_calls Method calls waiting for their device to connect.\n"
+        "# TYPE methodhub_waiting_calls gauge\nmethodhub_waiting_calls {}\n"
         "# HELP methodhub_telemetry_messages_total Telemetry PUBLISHes acknowledged and "
         "discarded.\n"
         "# TYPE methodhub_telemetry_messages_total counter\nmethodhub_telemetry_messages_total "
         "{}\n",
-        reg.size(), router.connected_links(), router.pending_calls(),
+        reg.size(), router.connected_links(), router.pending_calls(), router.waiting_calls(),
         transport::mqtt_telemetry_messages());
   };
 
@@ -174,6 +186,7 @@ int run_serve(const serve_config& cfg) {
   transport::mqtt_services mqtt_svc{reg, router, policies, {}};
   transport::amqp_limits amqp_limits;
   amqp_limits.auth_deadline = std::chrono::seconds(cfg.connect_deadline_seconds);
+  amqp_limits.idle_timeout = std::chrono::seconds(cfg.amqp_idle_timeout_seconds);
   transport::amqp_services amqp_svc{reg, router, policies};
 
   transport::websocket_heads ws_heads{&mqtt_svc, &mqtt_limits, &amqp_svc, &amqp_limits};
@@ -219,12 +232,24 @@ int run_serve(const serve_config& cfg) {
   auto listening = data_dir / "listening.json";
   write_listening_file(listening, bound, cfg.hostname, ca_path);
 
+  // SIGTERM/SIGINT: stop accepting; answer every call in flight (503001) and close every device
+  // connection (the SDKs reconnect); give those answers and closes a moment to go out, then stop.
+  // A second signal stops at once.
+  asio::steady_timer stop_grace(ioc);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {} received: shutting down", sig);
     for (auto& l : listeners) l->close();
-    ioc.stop();
+    asio::post(core, [&] {
+      auto ended = router.shut_down(errc::service_unavailable);
+      if (ended) spdlog::info("answered or closed {} calls and device links", ended);
+      stop_grace.expires_after(ended ? std::chrono::seconds(1) : std::chrono::seconds(0));
+      stop_grace.async_wait([&](boost::system::error_code) { ioc.stop(); });
+    });
+    signals.async_wait([&](boost::system::error_code again, int) {
+      if (!again) ioc.stop();
+    });
   });
 
   std::vector<std::thread> pool;

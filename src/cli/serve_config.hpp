@@ -28,6 +28,7 @@ struct serve_config {
   unsigned threads = 0;                          // 0 = one per core
   unsigned max_inflight_per_device = 100;        // calls in flight to one device before 403800
   unsigned connect_deadline_seconds = 30;        // time from accept to a valid MQTT CONNECT
+  unsigned amqp_idle_timeout_seconds = 240;      // AMQP silence that ends a connection; 0 = never
   std::size_t max_http_body_bytes = 256 * 1024;  // REST bodies (invoke payload limit is 128 KB)
   // Whether to print iothubowner's connection string to stdout at start: auto (only when stdout
   // is a terminal), always, never. It never goes through the logger (docs/security.md).

@@ -1,5 +1,7 @@
 #include "core/registry.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 namespace hub {
@@ -48,6 +50,12 @@ void registry::start_find(identity_key key,
   });
 }
 
+// Store worker only (it reads the store's last error). Disk full, a file-size limit or an I/O
+// error: the caller gets 503, the operator gets the reason here.
+void registry::log_storage_error(const char* what, const identity_key& key) {
+  spdlog::error("registry: {} of {} not written: {}", what, key.str(), store_->last_error());
+}
+
 // Writes run on the single store worker, so they commit in submission order; each then posts
 // its cache update to the core strand from that same thread, so the cache applies them in
 // commit order too, and only then is the caller told.
@@ -55,6 +63,7 @@ void registry::start_put(record rec, std::string if_match, write_handler h) {
   asio::post(store_worker_, [this, rec = std::move(rec), if_match = std::move(if_match),
                              h = std::move(h)]() mutable {
     auto result = store_->put(rec, if_match);
+    if (result == store::write_result::storage_error) log_storage_error("put", rec.key);
     asio::post(core_, [this, result, rec = std::move(rec), h = std::move(h)]() mutable {
       std::optional<record> out;
       if (result == store::write_result::ok) {
@@ -70,6 +79,7 @@ void registry::start_remove(identity_key key, std::string if_match, write_handle
   asio::post(store_worker_, [this, key = std::move(key), if_match = std::move(if_match),
                              h = std::move(h)]() mutable {
     auto result = store_->remove(key, if_match);
+    if (result == store::write_result::storage_error) log_storage_error("delete", key);
     asio::post(core_, [this, result, key = std::move(key), h = std::move(h)]() mutable {
       if (result == store::write_result::ok) apply_remove(key);
       complete_on_own_executor(std::move(h), core_, result, std::optional<record>{});

@@ -92,6 +92,7 @@ class registry {
   void start_remove(identity_key key, std::string if_match, write_handler h);
   template <class R, class Fn>
   void start_read(boost::asio::any_completion_handler<void(R)> h, Fn f);
+  void log_storage_error(const char* what, const identity_key& key);
   void apply_put(const record& rec);
   void apply_remove(const identity_key& key);
 

@@ -57,6 +57,9 @@ class registry_store {
 
   /// Deletes the identity (a device deletes its modules too). `if_match` as for put.
   virtual write_result remove(const identity_key& key, std::string_view if_match) = 0;
+
+  /// Why the last write answered storage_error, for the operator's log ("" if unknown).
+  virtual std::string last_error() const { return {}; }
 };
 
 }  // namespace hub::store

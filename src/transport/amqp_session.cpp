@@ -305,6 +305,8 @@ asio::awaitable<void> amqp_connection<Stream>::run() {
       .max_sessions(limits_.max_sessions)
       .sasl_enabled(false)
       .container_id("methodhub");
+  if (limits_.idle_timeout.count() > 0)
+    opts.idle_timeout(proton::duration(limits_.idle_timeout.count()));
   driver_.accept(opts);
   accepted_ = true;
   asio::co_spawn(stream_.get_executor(), writer(), asio::detached);
@@ -460,6 +462,8 @@ void amqp_connection<Stream>::pump() {
   } else {
     proton_tick_ = steady::time_point::max();
   }
+  // The watchdog sleeps until its own deadline: wake it if Proton now needs an earlier tick.
+  if (proton_tick_ < watchdog_.expiry()) watchdog_.cancel();
   auto wb = driver_.write_buffer();
   if (wb.size > limits_.max_queued_bytes) {
     spdlog::warn("amqp: {} bytes unsent; dropping a connection that does not read", wb.size);
@@ -1022,7 +1026,13 @@ void amqp_connection<Stream>::kick(link_id id, errc reason) {
   auto* st = find_by_id(id);
   if (!st) return;
   auto key = st->who.str();
-  if (reason == errc::device_unavailable) {
+  if (reason == errc::service_unavailable) {
+    // The hub is stopping: the socket closes, without an AMQP close. The Node SDK answers a
+    // close(amqp:connection:forced) by detaching its links and waiting for replies that cannot
+    // come after a close, and then never reconnects; a dropped connection it does retry.
+    shutdown();
+    return;
+  } else if (reason == errc::device_unavailable) {
     // A newer connection for the same identity (spec §4.6).
     drop_identity(key, link_creation_conflict, "a newer connection for this identity");
   } else {

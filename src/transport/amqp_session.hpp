@@ -27,7 +27,11 @@ struct amqp_limits {
   std::size_t max_message_bytes = 512 * 1024;      // unfinished message bytes buffered per session
   std::size_t max_queued_bytes = 4 * 1024 * 1024;  // unsent data before a slow reader is dropped
   std::chrono::seconds auth_deadline{30};          // from accept to the first valid token
-  std::chrono::seconds handshake_timeout{10};      // TLS
+  // A peer silent this long is gone (half-open): the connection closes. Our Open advertises half
+  // of it (Proton's rule, AMQP 1.0 §2.4.5), so a conforming peer sends a frame at least that often.
+  // The peer's own idle-time-out is honoured by sending empty frames. Zero: no timeout.
+  std::chrono::milliseconds idle_timeout{240'000};
+  std::chrono::seconds handshake_timeout{10};  // TLS
 };
 
 struct amqp_services {

@@ -176,6 +176,36 @@ TEST_F(LocalRouterTest, RevokeKicksTheDeviceAndItsModules) {
   EXPECT_EQ(router.connected_links(), 1u);
 }
 
+TEST_F(LocalRouterTest, ShutDownAnswersEveryCallOnceKicksLinksAndRefusesNewOnes) {
+  auto l = connect(1);
+  auto pending = call(dev);
+  auto waiting = call({"dev2", {}}, std::chrono::seconds(30));
+  EXPECT_EQ(router.pending_calls(), 1u);
+  EXPECT_EQ(router.waiting_calls(), 1u);
+  std::size_t ended = 0;
+  asio::post(core, [&] { ended = router.shut_down(errc::service_unavailable); });
+  drain();
+  EXPECT_EQ(ended, 3u);  // one link, one pending call, one waiting call
+  EXPECT_EQ(pending->answers, 1);
+  EXPECT_EQ(pending->result.ec, errc::service_unavailable);
+  EXPECT_EQ(waiting->answers, 1);
+  EXPECT_EQ(waiting->result.ec, errc::service_unavailable);
+  EXPECT_EQ(l->kicks, std::vector<errc>{errc::service_unavailable});
+  EXPECT_EQ(router.pending_calls(), 0u);
+  EXPECT_EQ(router.waiting_calls(), 0u);
+  EXPECT_EQ(router.connected_links(), 0u);
+
+  // Afterwards: a late answer changes nothing, new calls are refused, new links kicked.
+  router.method_response(1, l->delivered[0]->rid, 200, "{}");
+  router.link_down(1);
+  auto late = connect(2);
+  EXPECT_EQ(late->kicks, std::vector<errc>{errc::service_unavailable});
+  auto refused = call(dev);
+  EXPECT_EQ(refused->result.ec, errc::service_unavailable);
+  EXPECT_EQ(pending->answers, 1);
+  EXPECT_EQ(router.connected_links(), 0u);
+}
+
 TEST(Rid, FormatAndParseRoundTrip) {
   for (std::uint64_t n : {1ULL, 15ULL, 16ULL, 0xdeadbeefULL, ~0ULL}) {
     auto s = format_rid(n);

@@ -7,6 +7,9 @@
 //      (Node reads it only at start-up, hence the child), METHODHUB_DATA_DIR and
 //      METHODHUB_CONNECTION_STRING (iothubowner) set;
 //   3. stops the hub with SIGTERM and requires exit code 0.
+// A test may restart the hub (restart.test.js): SIGUSR2 to this process (its pid is in
+// METHODHUB_COMPAT_RUNNER_PID) stops the hub cleanly and starts a new one on the same data
+// directory and ports; the test sees the new pid in listening.json.
 // Exit code: the test run's, or 1 if the hub failed to start or stop cleanly.
 //
 //   METHODHUB_BIN=build/release/src/cli/methodhub node tests/compat/run.js tests/compat/registry.test.js
@@ -26,7 +29,7 @@ async function main() {
   }
   const deadlineMs = Number(process.env.COMPAT_DEADLINE_S || 240) * 1000;
 
-  const hub = await startHub();
+  let hub = await startHub();
   console.log(`methodhub ${hub.proc.pid} listening: ${JSON.stringify(hub.listening)}`);
 
   let testCode = 1;
@@ -39,6 +42,17 @@ async function main() {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let restarts = Promise.resolve();
+  let restartError = null;
+  process.on('SIGUSR2', () => {
+    restarts = restarts.then(async () => {
+      await hub.stop();  // throws unless the hub exits 0
+      const next = await startHub({ dataDir: hub.dataDir });
+      next.ownsDir = hub.ownsDir;
+      hub = next;
+      console.log(`methodhub restarted: ${hub.proc.pid}`);
+    }).catch((e) => { restartError = e; });
+  });
 
   try {
     const child = spawn(process.execPath, ['--test', ...process.argv.slice(3), path.resolve(file)], {
@@ -48,6 +62,7 @@ async function main() {
         NODE_EXTRA_CA_CERTS: hub.caPath,
         METHODHUB_DATA_DIR: hub.dataDir,
         METHODHUB_CONNECTION_STRING: hub.connectionString(),
+        METHODHUB_COMPAT_RUNNER_PID: String(process.pid),
       },
     });
     const timer = setTimeout(() => {
@@ -59,6 +74,12 @@ async function main() {
       child.once('exit', (code, signal) => resolve(code === null ? `signal ${signal}` : code));
     });
     clearTimeout(timer);
+    await restarts;
+    if (restartError) {
+      console.error(`run.js: restarting the hub failed: ${restartError.stack || restartError}`);
+      await hub.kill();
+      return 1;
+    }
     if (!hub.running()) {
       console.error(`run.js: the hub died during the test (code ${hub.proc.exitCode}, signal ${hub.proc.signalCode})`);
       console.error(hub.log());

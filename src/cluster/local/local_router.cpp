@@ -38,6 +38,10 @@ void local_router::finish(invoke_handler handler, invoke_result result) {
 // ---- router -------------------------------------------------------------------------------
 
 void local_router::route(invoke_request call, invoke_handler handler) {
+  if (stopping_) {
+    finish(std::move(handler), {*stopping_, 0, {}});
+    return;
+  }
   auto it = links_.find(call.target);
   if (it != links_.end() && it->second.subscribed) {
     deliver(it->second, std::move(call), std::move(handler));
@@ -137,6 +141,10 @@ void local_router::method_response(link_id id, std::string rid, int status, std:
 
 void local_router::on_link_up(identity_key who, link_id id, std::shared_ptr<device_link> link,
                               bool subscribed) {
+  if (stopping_) {
+    link->kick(*stopping_);
+    return;
+  }
   if (auto old = links_.find(who); old != links_.end()) {
     // One active connection per identity: the newer one wins (spec/protocol.md §3.5, §4.6).
     old->second.link->kick(errc::device_unavailable);
@@ -148,6 +156,28 @@ void local_router::on_link_up(identity_key who, link_id id, std::shared_ptr<devi
   entry.link = std::move(link);
   entry.subscribed = subscribed;
   if (subscribed) wake_waiters(who);
+}
+
+std::size_t local_router::shut_down(errc reason) {
+  stopping_ = reason;
+  std::size_t ended = waiters_.size() + links_.size();
+  for (auto& [id, w] : waiters_) finish(std::move(w.handler), {reason, 0, {}});
+  waiters_.clear();  // destroys the timers: their waits complete as cancelled
+  waiting_by_id_.clear();
+  for (auto& [who, entry] : links_) {
+    ended += entry.rids.size();
+    fail_pending_of(entry, reason);
+    entry.link->kick(reason);
+  }
+  links_.clear();
+  link_owner_.clear();
+  for (auto& [n, p] : pending_) {  // none should be left without a link; answer them anyway
+    p.deadline.cancel();
+    finish(std::move(p.handler), {reason, 0, {}});
+    ++ended;
+  }
+  pending_.clear();
+  return ended;
 }
 
 void local_router::on_subscribed(link_id id, bool subscribed) {

@@ -40,10 +40,16 @@ class local_router final : public router, public presence {
   void link_down(link_id id) override;
   void method_response(link_id id, std::string rid, int status, std::string payload) override;
 
+  /// The hub is stopping (SIGTERM): answers every pending and waiting call with `reason`, kicks
+  /// every link with it, and from now on answers new calls with it at once and kicks new links.
+  /// Returns how many calls and links it ended. Core strand only.
+  std::size_t shut_down(errc reason);
+
   /// Counters for /metrics and tests. Core strand only.
   std::size_t connected_links() const noexcept { return links_.size(); }
   bool is_connected(const identity_key& who) const { return links_.contains(who); }
   std::size_t pending_calls() const noexcept { return pending_.size(); }
+  std::size_t waiting_calls() const noexcept { return waiters_.size(); }
 
  private:
   struct link_entry {
@@ -84,6 +90,7 @@ class local_router final : public router, public presence {
   std::unordered_multimap<identity_key, std::uint64_t, identity_key_hash> waiting_by_id_;
   std::uint64_t next_waiter_ = 1;
   std::uint64_t next_rid_ = 1;
+  std::optional<errc> stopping_;  // set by shut_down()
 };
 
 /// The textual rid for request number `n`: lower-case hex, URL-safe (spec/protocol.md §3.7).

@@ -63,7 +63,7 @@ class sqlite_registry final : public registry_store {
   write_result remove(const identity_key& key, std::string_view if_match) override;
 
   /// The SQLite message of the last failed write, for the caller's log ("" if none yet).
-  const std::string& last_error() const noexcept { return last_error_; }
+  std::string last_error() const override { return last_error_; }
 
  private:
   explicit sqlite_registry(sqlite3* db);
