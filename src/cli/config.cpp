@@ -32,7 +32,7 @@ struct setting {
 };
 
 // The single list of settings: flags, variables and TOML keys are all derived from it.
-const std::array<setting, 18> settings{{
+const auto settings = std::to_array<setting>({
     {"data_dir", &serve_config::data_dir, "Data directory (registry, keys, TLS material)"},
     {"hostname", &serve_config::hostname, "The hub's host name (localhost is always accepted)"},
     {"https_port", &serve_config::https_port, "HTTPS port: REST API (0 = any free port)"},
@@ -57,7 +57,7 @@ const std::array<setting, 18> settings{{
     {"print_connection_string", &serve_config::print_connection_string,
      "Print iothubowner's connection string to stdout at start: auto (if stdout is a terminal), "
      "always or never; it is never logged"},
-}};
+});
 
 const setting* find_setting(std::string_view name) {
   for (const auto& s : settings) {
