@@ -38,6 +38,11 @@ void local_router::finish(invoke_handler handler, invoke_result result) {
 // ---- router -------------------------------------------------------------------------------
 
 void local_router::route(invoke_request call, invoke_handler handler) {
+  // Refused here, before delivery, so the service SDKs' retry of a 429 cannot run a method twice.
+  if (inflight_calls() >= limits_.max_inflight_per_hub) {
+    finish(std::move(handler), {errc::hub_max_inflight, 0, {}});
+    return;
+  }
   auto it = links_.find(call.target);
   if (it != links_.end() && it->second.subscribed) {
     deliver(it->second, std::move(call), std::move(handler));
