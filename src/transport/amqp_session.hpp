@@ -15,6 +15,7 @@
 #include "core/auth.hpp"
 #include "core/presence.hpp"
 #include "core/registry.hpp"
+#include "transport/connection_gate.hpp"
 
 namespace hub::transport {
 
@@ -26,7 +27,7 @@ struct amqp_limits {
   std::size_t max_waiting_requests = 64;           // per identity, while its receiver has no credit
   std::size_t max_message_bytes = 512 * 1024;      // unfinished message bytes buffered per session
   std::size_t max_queued_bytes = 4 * 1024 * 1024;  // unsent data before a slow reader is dropped
-  std::chrono::seconds auth_deadline{30};          // from accept to the first valid token
+  std::chrono::seconds auth_deadline{30};          // from accept to the Open and a valid token
   std::chrono::seconds handshake_timeout{10};      // TLS
 };
 
@@ -40,6 +41,6 @@ struct amqp_services {
 /// `tls` null: plain TCP.
 void start_amqp_session(boost::asio::ip::tcp::socket socket,
                         std::shared_ptr<boost::asio::ssl::context> tls, amqp_services& svc,
-                        const amqp_limits& limits);
+                        const amqp_limits& limits, connection_ticket ticket = {});
 
 }  // namespace hub::transport

@@ -468,8 +468,9 @@ std::uint64_t mqtt_telemetry_messages() noexcept {
 }
 
 void start_mqtt_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
-                        mqtt_services& svc, const mqtt_limits& limits) {
-  detail::start_head<mqtt_connection>("mqtt", std::move(socket), std::move(tls), svc, limits);
+                        mqtt_services& svc, const mqtt_limits& limits, connection_ticket ticket) {
+  detail::start_head<mqtt_connection>("mqtt", std::move(socket), std::move(tls), svc, limits,
+                                      std::move(ticket));
 }
 
 }  // namespace hub::transport
