@@ -180,6 +180,16 @@ int run_serve(const serve_config& cfg) {
       gate->limits().max_total ? std::to_string(gate->limits().max_total) : "no cap",
       gate->limits().total_note.empty() ? "" : " (open file limit minus the hub's own)",
       gate->limits().max_per_address ? std::to_string(gate->limits().max_per_address) : "no cap");
+  svc.metrics = [base = std::move(svc.metrics), gate] {
+    return base() + fmt::format(
+                        "# HELP methodhub_connections Connections open, all listeners.\n"
+                        "# TYPE methodhub_connections gauge\nmethodhub_connections {}\n"
+                        "# HELP methodhub_connections_refused_total Connections closed at accept "
+                        "by max_connections or max_connections_per_address.\n"
+                        "# TYPE methodhub_connections_refused_total counter\n"
+                        "methodhub_connections_refused_total {}\n",
+                        gate->open(), gate->refused());
+  };
 
   using transport::connection_ticket;
   std::vector<std::unique_ptr<transport::listener>> listeners;

@@ -60,7 +60,7 @@ std::optional<connection_ticket> connection_gate::admit(const asio::ip::address&
   const char* reason = nullptr;
   std::size_t cap = 0;
   auto& from_address = per_address_[address];
-  if (limits_.max_total != 0 && open_ >= limits_.max_total) {
+  if (limits_.max_total != 0 && open() >= limits_.max_total) {
     reason = "max_connections";
     cap = limits_.max_total;
   } else if (limits_.max_per_address != 0 && from_address >= limits_.max_per_address) {
@@ -69,7 +69,7 @@ std::optional<connection_ticket> connection_gate::admit(const asio::ip::address&
   }
   if (reason != nullptr) {
     if (from_address == 0) per_address_.erase(address);
-    ++refused_;
+    refused_.fetch_add(1, std::memory_order_relaxed);
     if (auto held_back = refusal_log_.allow(log_throttle::clock::now())) {
       spdlog::warn(
           "{}: connection from {} refused: {} ({}{}) reached{}", listener, address.to_string(),
@@ -78,13 +78,13 @@ std::optional<connection_ticket> connection_gate::admit(const asio::ip::address&
     }
     return std::nullopt;
   }
-  ++open_;
+  open_.fetch_add(1, std::memory_order_relaxed);
   ++from_address;
   return connection_ticket(shared_from_this(), address);
 }
 
 void connection_gate::release(const asio::ip::address& peer) {
-  if (open_ > 0) --open_;
+  if (open() > 0) open_.fetch_sub(1, std::memory_order_relaxed);
   auto it = per_address_.find(peer);
   if (it == per_address_.end()) return;
   if (--it->second == 0) per_address_.erase(it);

@@ -5,10 +5,12 @@
 // accept, before any TLS or protocol byte, and the refusal is logged at warn at most once per
 // interval.
 //
-// Thread safety: the gate's counts live on its own strand. admit() and the counters must be
-// used there (listeners complete their accepts on it). A ticket may be destroyed on any thread:
-// it posts its release to the strand, and keeps the gate alive until then.
+// Thread safety: the gate's counts live on its own strand, and admit() must be called there
+// (listeners complete their accepts on it); the two counters may be read anywhere (a snapshot). A
+// ticket may be destroyed on any thread: it posts its release to the strand, and keeps the gate
+// alive until then.
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/strand.hpp>
@@ -68,9 +70,9 @@ class connection_gate : public std::enable_shared_from_this<connection_gate> {
   std::optional<connection_ticket> admit(const boost::asio::ip::address& peer,
                                          std::string_view listener);
 
-  /// On strand(): connections holding a ticket now; refused since start.
-  std::size_t open() const noexcept { return open_; }
-  std::uint64_t refused() const noexcept { return refused_; }
+  /// Connections holding a ticket now; refused since start. Any thread.
+  std::size_t open() const noexcept { return open_.load(std::memory_order_relaxed); }
+  std::uint64_t refused() const noexcept { return refused_.load(std::memory_order_relaxed); }
 
  private:
   friend class connection_ticket;
@@ -83,8 +85,9 @@ class connection_gate : public std::enable_shared_from_this<connection_gate> {
 
   strand_type strand_;
   connection_limits limits_;
-  std::size_t open_ = 0;
-  std::uint64_t refused_ = 0;
+  // Written on the strand only; atomic so that /metrics may read them from elsewhere.
+  std::atomic<std::size_t> open_{0};
+  std::atomic<std::uint64_t> refused_{0};
   std::unordered_map<boost::asio::ip::address, std::size_t, address_hash> per_address_;
   log_throttle refusal_log_;
 };

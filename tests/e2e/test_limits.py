@@ -160,6 +160,11 @@ class ConnectionLimitsTest(LimitCase):
                                 f"{port}: not refused")
         self.wait_log(r"connection from 127\.0\.0\.1 refused: max_connections \(3\) reached",
                       "the refusal warning")
+        # /metrics, asked on a held connection (there is no room for another), counts both.
+        held[1].request("GET", "/metrics", headers={"Host": "localhost"})
+        metrics = held[1].getresponse().read().decode()
+        self.assertRegex(metrics, r"(?m)^methodhub_connections 3$")
+        self.assertRegex(metrics, r"(?m)^methodhub_connections_refused_total 6$")
         # A closed connection frees its place.
         held[0].close()
 
