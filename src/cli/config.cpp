@@ -57,6 +57,28 @@ const auto settings = std::to_array<setting>({
     {"print_connection_string", &serve_config::print_connection_string,
      "Print iothubowner's connection string to stdout at start: auto (if stdout is a terminal), "
      "always or never; it is never logged"},
+    // Limits (docs/limits.md).
+    {"max_connections", &serve_config::max_connections,
+     "Open connections, all listeners (0 = open file limit - 64)"},
+    {"max_connections_per_address", &serve_config::max_connections_per_address,
+     "Open connections per source IP address (0 = no cap)"},
+    {"tls_handshake_timeout", &serve_config::tls_handshake_timeout_seconds,
+     "Seconds from accept to a finished TLS handshake"},
+    {"max_http_header", &serve_config::max_http_header_bytes,
+     "Largest REST request line and headers, bytes"},
+    {"http_read_timeout", &serve_config::http_read_timeout_seconds,
+     "Seconds for a whole REST request to arrive, from its first byte"},
+    {"http_idle_timeout", &serve_config::http_idle_timeout_seconds,
+     "Seconds a keep-alive connection may wait for its next request"},
+    {"max_mqtt_packet", &serve_config::max_mqtt_packet_bytes, "Largest MQTT packet, bytes"},
+    {"max_amqp_frame", &serve_config::max_amqp_frame_bytes, "AMQP max-frame-size, bytes (>= 512)"},
+    {"max_subscriptions", &serve_config::max_subscriptions, "MQTT topic filters per session"},
+    {"max_inflight_per_hub", &serve_config::max_inflight_per_hub,
+     "Method calls in flight on the whole hub before 429002"},
+    {"throttle_rate", &serve_config::throttle_rate,
+     "Method calls per second per shared access policy before 429001 (0 = off)"},
+    {"throttle_burst", &serve_config::throttle_burst,
+     "Method calls a policy may make at once (0 = throttle_rate)"},
 });
 
 const setting* find_setting(std::string_view name) {
@@ -129,6 +151,27 @@ std::string read_file(const std::filesystem::path& p) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// The limits of docs/limits.md that have a floor. 0 keeps its documented meaning where it has
+// one (max_connections: derived; max_connections_per_address, throttle_*: off).
+void validate_limits(const serve_config& cfg) {
+  auto at_least = [](std::uint64_t v, std::uint64_t min, std::string_view name) {
+    if (v < min) throw usage_error(fmt::format("{} must be >= {}", name, min));
+  };
+  at_least(cfg.tls_handshake_timeout_seconds, 1, "tls_handshake_timeout");
+  at_least(cfg.max_http_header_bytes, 1, "max_http_header");
+  if (cfg.max_http_header_bytes > std::numeric_limits<std::uint32_t>::max())
+    throw usage_error("max_http_header must be < 4 GiB");
+  at_least(cfg.http_read_timeout_seconds, 1, "http_read_timeout");
+  at_least(cfg.http_idle_timeout_seconds, 1, "http_idle_timeout");
+  at_least(cfg.max_mqtt_packet_bytes, 1, "max_mqtt_packet");
+  // AMQP 1.0 §2.7.1: no peer may ask for frames smaller than MIN-MAX-FRAME-SIZE (512).
+  at_least(cfg.max_amqp_frame_bytes, 512, "max_amqp_frame");
+  at_least(cfg.max_subscriptions, 1, "max_subscriptions");
+  at_least(cfg.max_inflight_per_hub, 1, "max_inflight_per_hub");
+  if (cfg.throttle_burst != 0 && cfg.throttle_rate == 0)
+    throw usage_error("throttle_burst needs throttle_rate (the throttle is off without a rate)");
 }
 
 }  // namespace
@@ -251,6 +294,7 @@ void validate(const serve_config& cfg) {
         fmt::format("print_connection_string: invalid value '{}' (expected auto, always or never)",
                     cfg.print_connection_string));
   }
+  validate_limits(cfg);
 }
 
 env_lookup process_env() {

@@ -6,8 +6,9 @@
 // `--https-port` the flag, METHODHUB_HTTPS_PORT the environment variable. Names: data_dir,
 // hostname, https_port, mqtt_port, amqp_port, mqtt_tcp_port, amqp_tcp_port, http_port, bind,
 // tls_cert, tls_key, log_format, log_level, threads, max_inflight_per_device, connect_deadline
-// (seconds), max_http_body (bytes), print_connection_string. The opt-in ports (mqtt_tcp_port,
-// amqp_tcp_port, http_port) also take `off`.
+// (seconds), max_http_body (bytes), print_connection_string, and the limits of docs/limits.md
+// (max_connections, ..., throttle_burst). The opt-in ports (mqtt_tcp_port, amqp_tcp_port,
+// http_port) also take `off`.
 //
 // Every error is a usage_error (exit 2) whose message names the setting, where it came from
 // (flag, variable, or file:line) and what is allowed.
@@ -58,7 +59,8 @@ void apply_setting(serve_config& cfg, std::string_view name, std::string_view va
 /// Checks the cross-field and enumerated rules: log_format text|json; log_level
 /// trace|debug|info|warn|error; print_connection_string auto|always|never; tls_cert and tls_key
 /// together; non-empty hostname, data_dir and bind; positive max_inflight_per_device,
-/// connect_deadline and max_http_body.
+/// connect_deadline and max_http_body; the floors of docs/limits.md (max_amqp_frame >= 512,
+/// timeouts and sizes >= 1; throttle_burst needs a rate).
 void validate(const serve_config& cfg);
 
 }  // namespace hub::cli

@@ -40,17 +40,42 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A hub serving many devices needs many descriptors: take the whole hard limit.
-void raise_descriptor_limit() {
+// A hub serving many devices needs many descriptors: take the whole hard limit. Returns the
+// limit in force (0 if unknown).
+rlim_t raise_descriptor_limit() {
   rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
   rlim_t before = lim.rlim_cur;
   if (lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) lim.rlim_cur = before;
   }
   spdlog::info("open file limit: {} (was {}); each connected device uses one", lim.rlim_cur,
                before);
+  return lim.rlim_cur == RLIM_INFINITY ? 0 : lim.rlim_cur;
+}
+
+// Descriptors the hub keeps for itself (listeners, epoll, the registry, logs): max_connections
+// by default is the open file limit minus these, so connections are refused by the gate, with
+// a clear warning, before accept() itself runs out of descriptors.
+constexpr rlim_t reserved_descriptors = 64;
+
+transport::connection_limits connection_limits_for(const serve_config& cfg, rlim_t open_files) {
+  transport::connection_limits lim;
+  lim.max_per_address = cfg.max_connections_per_address;
+  if (cfg.max_connections != 0) {
+    lim.max_total = cfg.max_connections;
+  } else if (open_files > 2 * reserved_descriptors) {
+    lim.max_total = open_files - reserved_descriptors;
+    lim.total_note = fmt::format(
+        ", the open file limit {} minus {}; raise `ulimit -n` or set "
+        "--max-connections",
+        open_files, reserved_descriptors);
+  } else if (open_files != 0) {
+    lim.max_total = open_files / 2;
+    lim.total_note = fmt::format(", half the open file limit {}; raise `ulimit -n`", open_files);
+  }
+  return lim;
 }
 
 // Under a file-size limit (RLIMIT_FSIZE) a write past it must fail with EFBIG, which the store
@@ -119,7 +144,7 @@ void warn_if_others_can_access(const fs::path& p, std::string_view what) {
 
 int run_serve(const serve_config& cfg) {
   setup_logging(cfg.log_format, cfg.log_level);
-  raise_descriptor_limit();
+  const auto open_files = raise_descriptor_limit();
   ignore_file_size_signal();
 
   std::error_code fec;
@@ -154,9 +179,9 @@ int run_serve(const serve_config& cfg) {
   auto core = asio::make_strand(ioc);
 
   registry reg(core, store::sqlite_registry::open(data_dir / "registry.db"));
-  cluster::local_router router(core, {cfg.max_inflight_per_device});
+  cluster::local_router router(core, {cfg.max_inflight_per_device, cfg.max_inflight_per_hub});
   reg.on_revoked([&router](const identity_key& who) { router.revoke(who); });
-  invoker inv(reg, router);
+  invoker inv(reg, router, {cfg.throttle_rate, cfg.throttle_burst});
   api::services svc{reg, inv, policies,
                     [&router](const identity_key& k) { return router.is_connected(k); }};
   service_token_cache verified_tokens;  // the same token on every REST call is checked once
@@ -179,43 +204,73 @@ int run_serve(const serve_config& cfg) {
         transport::mqtt_telemetry_messages());
   };
 
+  const std::chrono::seconds handshake_timeout(cfg.tls_handshake_timeout_seconds);
   transport::http_limits http_limits;
   http_limits.max_body_bytes = cfg.max_http_body_bytes;
+  http_limits.max_header_bytes = cfg.max_http_header_bytes;
+  http_limits.handshake_timeout = handshake_timeout;
+  http_limits.read_timeout = std::chrono::seconds(cfg.http_read_timeout_seconds);
+  http_limits.idle_timeout = std::chrono::seconds(cfg.http_idle_timeout_seconds);
   transport::mqtt_limits mqtt_limits;
   mqtt_limits.connect_deadline = std::chrono::seconds(cfg.connect_deadline_seconds);
+  mqtt_limits.handshake_timeout = handshake_timeout;
+  mqtt_limits.max_packet_bytes = cfg.max_mqtt_packet_bytes;
+  mqtt_limits.max_subscriptions = cfg.max_subscriptions;
   transport::mqtt_services mqtt_svc{reg, router, policies, {}};
   transport::amqp_limits amqp_limits;
   amqp_limits.auth_deadline = std::chrono::seconds(cfg.connect_deadline_seconds);
   amqp_limits.idle_timeout = std::chrono::seconds(cfg.amqp_idle_timeout_seconds);
+  amqp_limits.handshake_timeout = handshake_timeout;
+  amqp_limits.max_frame_size = cfg.max_amqp_frame_bytes;
   transport::amqp_services amqp_svc{reg, router, policies};
 
   transport::websocket_heads ws_heads{&mqtt_svc, &mqtt_limits, &amqp_svc, &amqp_limits};
 
+  // One gate for every listener: the connection limits count all protocols together.
+  auto gate = transport::connection_gate::create(ioc, connection_limits_for(cfg, open_files));
+  spdlog::info(
+      "connection limits: {} in total{}, {} per source address",
+      gate->limits().max_total ? std::to_string(gate->limits().max_total) : "no cap",
+      gate->limits().total_note.empty() ? "" : " (open file limit minus the hub's own)",
+      gate->limits().max_per_address ? std::to_string(gate->limits().max_per_address) : "no cap");
+  svc.metrics = [base = std::move(svc.metrics), gate] {
+    return base() + fmt::format(
+                        "# HELP methodhub_connections Connections open, all listeners.\n"
+                        "# TYPE methodhub_connections gauge\nmethodhub_connections {}\n"
+                        "# HELP methodhub_connections_refused_total Connections closed at accept "
+                        "by max_connections or max_connections_per_address.\n"
+                        "# TYPE methodhub_connections_refused_total counter\n"
+                        "methodhub_connections_refused_total {}\n",
+                        gate->open(), gate->refused());
+  };
+
+  using transport::connection_ticket;
   std::vector<std::unique_ptr<transport::listener>> listeners;
   auto add = [&](std::string name, std::uint16_t port, transport::session_starter start) {
     listeners.push_back(std::make_unique<transport::listener>(
-        ioc, std::move(name), cfg.bind_address, port, std::move(start)));
+        ioc, std::move(name), cfg.bind_address, port, std::move(start), gate));
   };
-  add("https", cfg.https_port, [&, tls](asio::ip::tcp::socket s) {
-    transport::start_http_session(std::move(s), tls, svc, http_limits, ws_heads);
+  add("https", cfg.https_port, [&, tls](asio::ip::tcp::socket s, connection_ticket t) {
+    transport::start_http_session(std::move(s), tls, svc, http_limits, ws_heads, std::move(t));
   });
   if (cfg.http_port)
-    add("http", *cfg.http_port, [&](asio::ip::tcp::socket s) {
-      transport::start_http_session(std::move(s), nullptr, svc, http_limits, ws_heads);
+    add("http", *cfg.http_port, [&](asio::ip::tcp::socket s, connection_ticket t) {
+      transport::start_http_session(std::move(s), nullptr, svc, http_limits, ws_heads,
+                                    std::move(t));
     });
-  add("mqtts", cfg.mqtt_port, [&, tls](asio::ip::tcp::socket s) {
-    transport::start_mqtt_session(std::move(s), tls, mqtt_svc, mqtt_limits);
+  add("mqtts", cfg.mqtt_port, [&, tls](asio::ip::tcp::socket s, connection_ticket t) {
+    transport::start_mqtt_session(std::move(s), tls, mqtt_svc, mqtt_limits, std::move(t));
   });
   if (cfg.mqtt_tcp_port)
-    add("mqtt", *cfg.mqtt_tcp_port, [&](asio::ip::tcp::socket s) {
-      transport::start_mqtt_session(std::move(s), nullptr, mqtt_svc, mqtt_limits);
+    add("mqtt", *cfg.mqtt_tcp_port, [&](asio::ip::tcp::socket s, connection_ticket t) {
+      transport::start_mqtt_session(std::move(s), nullptr, mqtt_svc, mqtt_limits, std::move(t));
     });
-  add("amqps", cfg.amqp_port, [&, tls](asio::ip::tcp::socket s) {
-    transport::start_amqp_session(std::move(s), tls, amqp_svc, amqp_limits);
+  add("amqps", cfg.amqp_port, [&, tls](asio::ip::tcp::socket s, connection_ticket t) {
+    transport::start_amqp_session(std::move(s), tls, amqp_svc, amqp_limits, std::move(t));
   });
   if (cfg.amqp_tcp_port)
-    add("amqp", *cfg.amqp_tcp_port, [&](asio::ip::tcp::socket s) {
-      transport::start_amqp_session(std::move(s), nullptr, amqp_svc, amqp_limits);
+    add("amqp", *cfg.amqp_tcp_port, [&](asio::ip::tcp::socket s, connection_ticket t) {
+      transport::start_amqp_session(std::move(s), nullptr, amqp_svc, amqp_limits, std::move(t));
     });
 
   std::vector<std::pair<std::string, std::uint16_t>> bound;

@@ -33,6 +33,19 @@ struct serve_config {
   // Whether to print iothubowner's connection string to stdout at start: auto (only when stdout
   // is a terminal), always, never. It never goes through the logger (docs/security.md).
   std::string print_connection_string = "auto";
+  // Limits (docs/limits.md): what each bounds and what a client over it sees.
+  unsigned max_connections = 0;                    // every listener together; 0 = open files - 64
+  unsigned max_connections_per_address = 10000;    // per source IP address; 0 = no cap
+  unsigned tls_handshake_timeout_seconds = 10;     // from accept to a finished TLS handshake
+  std::size_t max_http_header_bytes = 16 * 1024;   // request line + headers (over it: 400)
+  unsigned http_read_timeout_seconds = 30;         // a request, from its first byte to its last
+  unsigned http_idle_timeout_seconds = 120;        // a keep-alive connection between requests
+  std::size_t max_mqtt_packet_bytes = 256 * 1024;  // one MQTT packet (IoT Hub's message limit)
+  unsigned max_amqp_frame_bytes = 64 * 1024;       // the max-frame-size the hub announces
+  unsigned max_subscriptions = 16;                 // MQTT topic filters per session
+  unsigned max_inflight_per_hub = 10000;           // calls in flight hub-wide before 429002
+  unsigned throttle_rate = 0;   // method calls per second per policy (429001); 0 = off
+  unsigned throttle_burst = 0;  // a policy's bucket size; 0 = throttle_rate
 };
 
 }  // namespace hub::cli

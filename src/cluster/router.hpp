@@ -18,8 +18,8 @@ class router {
   /// Routes `call` (to an identity known to be registered and enabled) and calls `handler`
   /// exactly once, on the handler's associated executor: with the device's answer, or with
   /// device_not_online (no listening link within the connect timeout), device_unavailable (the
-  /// link dropped mid-call), device_max_inflight, or gateway_timeout (no answer by the
-  /// response deadline). Must be called on the core strand.
+  /// link dropped mid-call), device_max_inflight, hub_max_inflight (refused before delivery), or
+  /// gateway_timeout (no answer by the response deadline). Must be called on the core strand.
   virtual void route(invoke_request call, invoke_handler handler) = 0;
 
   /// Closes every link of `who` (and, for a device, of its modules): the identity was disabled

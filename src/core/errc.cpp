@@ -7,7 +7,7 @@ namespace {
 
 // Messages follow what the real hub was observed to send where sources show it
 // (spec/protocol.md §1.5, §1.7); the rest are ours.
-constexpr std::array<errc_info, 21> table{{
+constexpr std::array<errc_info, 22> table{{
     {200, 0, "", ""},
     {400, 400001, "InvalidProtocolVersion",
      "BadRequest: the api-version query parameter is required."},
@@ -32,6 +32,11 @@ constexpr std::array<errc_info, 21> table{{
     {502, 502001, "BadDeviceResponse", "The device's method response is not valid JSON."},
     {504, 504101, "GatewayTimeout", "Timed out waiting for the response from device."},
     {503, 503001, "ServiceUnavailable", "The service is unavailable."},
+    // IoT Hub's code for "the backlog of throttled requests is full" (DOC-ERR): the nearest to a
+    // hub-wide cap on calls in flight. A 429 is retried by the service SDKs, which is safe here:
+    // the call is refused before it reaches any device.
+    {429, 429002, "ThrottleBacklogLimitExceeded",
+     "Too many method calls are in flight on this hub; retry later."},
 }};
 
 }  // namespace

@@ -30,6 +30,7 @@ enum class errc : std::uint8_t {
   bad_device_response,       // 502: the device answered with something that is not JSON
   gateway_timeout,           // 504101: no answer from the device before the response timeout
   service_unavailable,       // 503001: disk full, store failure
+  hub_max_inflight,          // 429002: too many calls in flight on the whole hub (docs/limits.md)
 };
 
 struct errc_info {

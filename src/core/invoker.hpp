@@ -1,7 +1,8 @@
 #pragma once
 // The invoker: one direct-method call from authorization onwards (design.md "One call"):
-// identity look-up, then the router (presence, connect timeout, delivery, response timeout).
-// Exactly one answer per call, always within connect + response timeout.
+// the caller's throttle (429001), identity look-up, then the router (presence, connect timeout,
+// delivery, response timeout). Exactly one answer per call, always within connect + response
+// timeout.
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
@@ -9,15 +10,19 @@
 #include "cluster/router.hpp"
 #include "core/method_call.hpp"
 #include "core/registry.hpp"
+#include "core/throttle.hpp"
 
 namespace hub {
 
 class invoker {
  public:
-  invoker(registry& reg, cluster::router& router) : registry_(reg), router_(router) {}
+  /// `limit`: the per-policy throttle (off by default); it lives on the registry's strand.
+  invoker(registry& reg, cluster::router& router, throttle::config limit = {})
+      : registry_(reg), router_(router), throttle_(limit) {}
 
   /// Invokes `call.method_name` on `call.target`; completes with the invoke_result on the
-  /// token's executor. Any thread.
+  /// token's executor. A call whose policy (`call.policy`) has no token left completes with
+  /// errc::throttled before anything else is looked at. Any thread.
   template <class Token>
   auto async_invoke(invoke_request call, Token&& token) {
     return boost::asio::async_initiate<Token, void(invoke_result)>(
@@ -32,6 +37,7 @@ class invoker {
 
   registry& registry_;
   cluster::router& router_;
+  throttle throttle_;  // registry strand only
 };
 
 }  // namespace hub

@@ -18,6 +18,7 @@ struct invoke_request {
   std::string payload = "null";  // raw JSON, passed through byte for byte
   std::chrono::seconds response_timeout{30};
   std::chrono::seconds connect_timeout{0};
+  std::string policy{};  // the caller's shared access policy (`skn`): the throttle's bucket
 };
 
 /// What a device link puts on the wire: the method, the request id the device must echo, and

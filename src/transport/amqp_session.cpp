@@ -261,6 +261,10 @@ class amqp_connection final : public proton::messaging_handler,
   std::map<std::string, identity_state> identities_;
   std::deque<cbs_reply> cbs_out_;
   bool ever_authorized_ = false;
+  bool opened_ = false;  // the peer's Open arrived
+  // The auth deadline holds until both: a client authorized by SASL PLAIN must still open the
+  // connection in time, or it could hold a descriptor by saying nothing after the SASL outcome.
+  bool established() const noexcept { return ever_authorized_ && opened_; }
 };
 
 // The core's handle on one identity of this connection: a weak reference, so a link the core
@@ -512,7 +516,7 @@ asio::awaitable<void> amqp_connection<Stream>::writer() {
 template <class Stream>
 steady::time_point amqp_connection<Stream>::next_wake() {
   auto t = std::min(proton_tick_, close_by_);
-  if (!ever_authorized_) t = std::min(t, auth_deadline_);
+  if (!established()) t = std::min(t, auth_deadline_);
   for (const auto& [key, tok] : tokens_) t = std::min(t, detail::steady_deadline(tok.expires));
   return t;
 }
@@ -529,8 +533,9 @@ asio::awaitable<void> amqp_connection<Stream>::watchdog() {
       shutdown();
       break;
     }
-    if (!ever_authorized_ && now >= auth_deadline_ && close_by_ == steady::time_point::max()) {
-      spdlog::debug("amqp: no valid token within {} s; closing", limits_.auth_deadline.count());
+    if (!established() && now >= auth_deadline_ && close_by_ == steady::time_point::max()) {
+      spdlog::debug("amqp: no Open and valid token within {} s; closing",
+                    limits_.auth_deadline.count());
       if (!accepted_) {
         shutdown();
         break;
@@ -556,6 +561,7 @@ asio::awaitable<void> amqp_connection<Stream>::watchdog() {
 
 template <class Stream>
 void amqp_connection<Stream>::on_connection_open(proton::connection& c) {
+  opened_ = true;
   if (c.uninitialized()) c.open();
 }
 
@@ -1057,8 +1063,9 @@ asio::awaitable<void> run_amqp_over_websocket(ws_stream ws, amqp_services& svc,
 }
 
 void start_amqp_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
-                        amqp_services& svc, const amqp_limits& limits) {
-  detail::start_head<amqp_connection>("amqp", std::move(socket), std::move(tls), svc, limits);
+                        amqp_services& svc, const amqp_limits& limits, connection_ticket ticket) {
+  detail::start_head<amqp_connection>("amqp", std::move(socket), std::move(tls), svc, limits,
+                                      std::move(ticket));
 }
 
 }  // namespace hub::transport

@@ -15,6 +15,7 @@
 #include "core/auth.hpp"
 #include "core/presence.hpp"
 #include "core/registry.hpp"
+#include "transport/connection_gate.hpp"
 
 namespace hub::transport {
 
@@ -26,7 +27,7 @@ struct amqp_limits {
   std::size_t max_waiting_requests = 64;           // per identity, while its receiver has no credit
   std::size_t max_message_bytes = 512 * 1024;      // unfinished message bytes buffered per session
   std::size_t max_queued_bytes = 4 * 1024 * 1024;  // unsent data before a slow reader is dropped
-  std::chrono::seconds auth_deadline{30};          // from accept to the first valid token
+  std::chrono::seconds auth_deadline{30};          // from accept to the Open and a valid token
   // A peer silent this long is gone (half-open): the connection closes. Our Open advertises half
   // of it (Proton's rule, AMQP 1.0 §2.4.5), so a conforming peer sends a frame at least that often.
   // The peer's own idle-time-out is honoured by sending empty frames. Zero: no timeout.
@@ -44,6 +45,6 @@ struct amqp_services {
 /// `tls` null: plain TCP.
 void start_amqp_session(boost::asio::ip::tcp::socket socket,
                         std::shared_ptr<boost::asio::ssl::context> tls, amqp_services& svc,
-                        const amqp_limits& limits);
+                        const amqp_limits& limits, connection_ticket ticket = {});
 
 }  // namespace hub::transport

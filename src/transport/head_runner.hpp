@@ -22,6 +22,7 @@
 #include <memory>
 #include <string_view>
 
+#include "transport/connection_gate.hpp"
 #include "transport/tls_stream.hpp"
 #include "transport/ws_byte_stream.hpp"
 
@@ -85,13 +86,16 @@ boost::asio::awaitable<void> run_head_tls(boost::asio::ip::tcp::socket socket,
 }
 
 /// Spawns the head on the socket's strand; `tls` null means plain TCP. An unexpected exception
-/// ends only that connection, logged once with the head's name.
+/// ends only that connection, logged once with the head's name. `ticket` is held until the
+/// head ends.
 template <template <class> class Connection, class Services, class Limits>
 void start_head(std::string_view name, boost::asio::ip::tcp::socket socket,
-                std::shared_ptr<boost::asio::ssl::context> tls, Services& svc,
-                const Limits& limits) {
+                std::shared_ptr<boost::asio::ssl::context> tls, Services& svc, const Limits& limits,
+                connection_ticket ticket) {
   auto ex = socket.get_executor();
-  auto report = [name](std::exception_ptr e) {
+  // Asio 1.81's co_spawn copies its handler: the ticket rides in a shared_ptr.
+  auto report = [name,
+                 t = std::make_shared<connection_ticket>(std::move(ticket))](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);

@@ -163,10 +163,18 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);
 
-    // Until the first byte of a request, the connection is idle; then the whole request must
-    // arrive within read_timeout (a slow sender cannot hold the connection forever).
-    lowest(stream).expires_after(first ? limits.read_timeout : limits.idle_timeout);
+    // Between requests the connection is idle; from the first byte of a request (or from the
+    // start of the connection, for its first) the whole request must arrive within
+    // read_timeout, however slowly its bytes trickle in (slowloris). One deadline per request:
+    // it is not re-armed between the headers and the body.
+    if (!first && buffer.size() == 0) {
+      lowest(stream).expires_after(limits.idle_timeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_nothrow);
+      if (ec) co_return false;  // closed by the client, or idle too long
+      buffer.commit(n);
+    }
     first = false;
+    lowest(stream).expires_after(limits.read_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
     if (ec == http::error::header_limit) {
       co_await refuse(stream,
@@ -199,7 +207,6 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     const unsigned version = req_header.version();
     bool keep_alive = req_header.keep_alive();
 
-    lowest(stream).expires_after(limits.read_timeout);
     // curl and .NET send `Expect: 100-continue` before larger bodies; answer it rather than make
     // them wait out their own timer.
     if (auto it = req_header.find(http::field::expect);
@@ -258,16 +265,20 @@ asio::awaitable<void> run_plain(tcp::socket socket, api::services& svc, http_lim
 }  // namespace
 
 void start_http_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
-                        api::services& svc, const http_limits& limits, const websocket_heads& ws) {
+                        api::services& svc, const http_limits& limits, const websocket_heads& ws,
+                        connection_ticket ticket) {
   auto ex = socket.get_executor();
-  auto on_done = [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      spdlog::warn("http session ended by an unexpected error: {}", x.what());
-    }
-  };
+  // The completion handler holds the ticket: the connection's place is freed when it ends.
+  // (Asio 1.81's co_spawn copies its handler: the ticket rides in a shared_ptr.)
+  auto on_done =
+      [t = std::make_shared<connection_ticket>(std::move(ticket))](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+          spdlog::warn("http session ended by an unexpected error: {}", x.what());
+        }
+      };
   if (tls)
     asio::co_spawn(ex, run_tls(std::move(socket), std::move(tls), svc, limits, ws), on_done);
   else

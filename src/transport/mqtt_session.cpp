@@ -60,10 +60,17 @@ template <class Stream>
 class mqtt_connection final : public std::enable_shared_from_this<mqtt_connection<Stream>> {
  public:
   mqtt_connection(Stream stream, mqtt_services& svc, const mqtt_limits& limits)
-      : stream_(std::move(stream)), svc_(svc), limits_(limits), watchdog_(stream_.get_executor()) {}
+      : stream_(std::move(stream)),
+        svc_(svc),
+        limits_(limits),
+        watchdog_(stream_.get_executor()),
+        ended_(stream_.get_executor()) {
+    ended_.expires_at(steady::time_point::max());
+  }
 
-  // Starts the connection and returns: from here on it lives in its pending read, write and
-  // timer handlers (each holds it), so an idle connection holds no coroutine frame.
+  // Starts the connection and completes when it has ended (whoever awaits it, e.g. the holder of
+  // its connection-limit ticket, learns the end). The work itself runs in completion handlers
+  // (pending read, write, timer), so an idle connection holds only this small suspended frame.
   asio::awaitable<void> run();
 
   // On the connection's strand.
@@ -127,6 +134,7 @@ class mqtt_connection final : public std::enable_shared_from_this<mqtt_connectio
   // One timer per connection, woken at the current deadline (CONNECT, then keep-alive); packets
   // only move deadline_, the timer re-arms itself when it wakes early.
   asio::steady_timer watchdog_;
+  asio::steady_timer ended_;  // cancelled by finish(): run() completes
   steady::time_point deadline_ = steady::time_point::max();
   // When the CONNECT password stops being valid. IoT Hub disconnects a device whose SAS token
   // expires; the SDKs take that as their cue to sign a new one and reconnect (DOC-ERR 401003).
@@ -181,7 +189,7 @@ asio::awaitable<void> mqtt_connection<Stream>::run() {
   arm_deadline(limits_.connect_deadline);
   arm_watchdog();
   read_more();
-  co_return;
+  (void)co_await ended_.async_wait(use_nothrow);
 }
 
 // Decodes what is buffered and acts on it, until it needs more bytes (then reads), the
@@ -289,6 +297,7 @@ void mqtt_connection<Stream>::finish() {
   if (finished_) return;
   finished_ = true;
   shutdown();
+  ended_.cancel();
   if (id_ != 0) {
     svc_.presence.link_down(id_);
     asio::post(svc_.registry.strand(), [&svc = svc_, who = who_, id = id_, clean = clean_session_] {
@@ -559,8 +568,9 @@ std::uint64_t mqtt_telemetry_messages() noexcept {
 }
 
 void start_mqtt_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
-                        mqtt_services& svc, const mqtt_limits& limits) {
-  detail::start_head<mqtt_connection>("mqtt", std::move(socket), std::move(tls), svc, limits);
+                        mqtt_services& svc, const mqtt_limits& limits, connection_ticket ticket) {
+  detail::start_head<mqtt_connection>("mqtt", std::move(socket), std::move(tls), svc, limits,
+                                      std::move(ticket));
 }
 
 }  // namespace hub::transport

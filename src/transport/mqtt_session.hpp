@@ -12,6 +12,7 @@
 #include "core/auth.hpp"
 #include "core/presence.hpp"
 #include "core/registry.hpp"
+#include "transport/connection_gate.hpp"
 #include "transport/mqtt_session_store.hpp"
 
 namespace hub::transport {
@@ -38,6 +39,6 @@ std::uint64_t mqtt_telemetry_messages() noexcept;
 /// Serves one MQTT connection on `socket` (which must be on its own strand) until it closes.
 void start_mqtt_session(boost::asio::ip::tcp::socket socket,
                         std::shared_ptr<boost::asio::ssl::context> tls, mqtt_services& svc,
-                        const mqtt_limits& limits);
+                        const mqtt_limits& limits, connection_ticket ticket = {});
 
 }  // namespace hub::transport

@@ -51,6 +51,51 @@ TEST(ServeConfig, TomlKeysAndTypes) {
   EXPECT_EQ(cfg.connect_deadline_seconds, 10u);
 }
 
+TEST(ServeConfig, LimitsFromEachSource) {
+  // One limit per source, so each spelling (TOML key, variable, flag) is exercised.
+  serve_config cfg;
+  apply_toml(cfg,
+             "max_connections = 5000\nmax_connections_per_address = 0\nmax_http_header = 8192\n"
+             "http_read_timeout = 5\nhttp_idle_timeout = 60\nmax_mqtt_packet = 4096\n"
+             "max_amqp_frame = 512\nmax_subscriptions = 5\nmax_inflight_per_hub = 7\n"
+             "throttle_rate = 40\nthrottle_burst = 80\ntls_handshake_timeout = 3\n",
+             "hub.toml");
+  validate(cfg);
+  EXPECT_EQ(cfg.max_connections, 5000u);
+  EXPECT_EQ(cfg.max_connections_per_address, 0u);
+  EXPECT_EQ(cfg.max_http_header_bytes, 8192u);
+  EXPECT_EQ(cfg.http_read_timeout_seconds, 5u);
+  EXPECT_EQ(cfg.http_idle_timeout_seconds, 60u);
+  EXPECT_EQ(cfg.max_mqtt_packet_bytes, 4096u);
+  EXPECT_EQ(cfg.max_amqp_frame_bytes, 512u);
+  EXPECT_EQ(cfg.max_subscriptions, 5u);
+  EXPECT_EQ(cfg.max_inflight_per_hub, 7u);
+  EXPECT_EQ(cfg.throttle_rate, 40u);
+  EXPECT_EQ(cfg.throttle_burst, 80u);
+  EXPECT_EQ(cfg.tls_handshake_timeout_seconds, 3u);
+
+  serve_options opts;
+  opts.flags["max_inflight_per_hub"] = "9";
+  auto resolved = resolve_serve_config(
+      opts, env_from({{"METHODHUB_THROTTLE_RATE", "3"}, {"METHODHUB_MAX_INFLIGHT_PER_HUB", "8"}}));
+  EXPECT_EQ(resolved.throttle_rate, 3u);
+  EXPECT_EQ(resolved.max_inflight_per_hub, 9u);
+}
+
+TEST(ServeConfig, LimitFloors) {
+  auto refused = [](const char* name, const char* value) {
+    serve_options opts;
+    opts.flags[name] = value;
+    return error_of([&] { resolve_serve_config(opts, env_from({})); });
+  };
+  EXPECT_NE(refused("max_amqp_frame", "511").find("max_amqp_frame must be >= 512"),
+            std::string::npos);
+  EXPECT_NE(refused("http_read_timeout", "0").find("http_read_timeout"), std::string::npos);
+  EXPECT_NE(refused("max_inflight_per_hub", "0").find("max_inflight_per_hub"), std::string::npos);
+  EXPECT_NE(refused("throttle_burst", "5").find("throttle_rate"), std::string::npos);
+  EXPECT_EQ(refused("max_connections", "0"), "no error");  // 0: derived from the open file limit
+}
+
 TEST(ServeConfig, TomlErrorsNameKeyAndLine) {
   serve_config cfg;
   auto unknown = error_of([&] { apply_toml(cfg, "hostname = \"h\"\nhttp_prot = 1\n", "f.toml"); });

@@ -150,6 +150,31 @@ TEST_F(LocalRouterTest, InflightCapAnswers403800) {
   EXPECT_EQ(l->delivered.size(), 3u);
 }
 
+TEST(LocalRouterHubCap, CallsInFlightAndWaitingCountTowardsTheHubCap) {
+  asio::io_context ioc;
+  local_router::strand_type core{asio::make_strand(ioc)};
+  local_router router{core, {100, 2}};
+  auto l = std::make_shared<fake_link>();
+  router.link_up({"dev1", {}}, 1, l, true);
+  std::vector<invoke_result> answers;
+  auto route = [&](identity_key who, std::chrono::seconds connect) {
+    asio::post(core, [&, who, connect] {
+      router.route(invoke_request{who, "m", "null", std::chrono::seconds(30), connect},
+                   [&](invoke_result r) { answers.push_back(std::move(r)); });
+    });
+    ioc.restart();
+    ioc.poll();
+  };
+  route({"dev1", {}}, std::chrono::seconds(0));   // delivered
+  route({"dev2", {}}, std::chrono::seconds(30));  // waiting for dev2 to connect
+  EXPECT_TRUE(answers.empty());
+  EXPECT_EQ(router.inflight_calls(), 2u);
+  route({"dev1", {}}, std::chrono::seconds(0));
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].ec, errc::hub_max_inflight);
+  EXPECT_EQ(l->delivered.size(), 1u);  // refused before delivery
+}
+
 TEST_F(LocalRouterTest, WaitingCallIsDeliveredWhenTheDeviceSubscribes) {
   auto a = call(dev, std::chrono::seconds(30));
   EXPECT_EQ(a->answers, 0);

@@ -30,6 +30,7 @@ TEST(ErrorTable, MatchesIoTHub) {
            row{errc::precondition_failed, 412, 412001, "PreconditionFailed"},
            row{errc::message_too_large, 413, 413001, "MessageTooLarge"},
            row{errc::throttled, 429, 429001, "ThrottlingException"},
+           row{errc::hub_max_inflight, 429, 429002, "ThrottleBacklogLimitExceeded"},
            row{errc::server_error, 500, 500001, "ServerError"},
            row{errc::gateway_timeout, 504, 504101, "GatewayTimeout"},
        }) {

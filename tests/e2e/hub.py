@@ -106,12 +106,14 @@ class HubError(AssertionError):
 class Hub:
     """One `methodhub serve` process on a data directory (a fresh temp dir unless given)."""
 
-    def __init__(self, data_dir=None, hostname="localhost", extra_args=(), keep_data=False):
+    def __init__(self, data_dir=None, hostname="localhost", extra_args=(), keep_data=False,
+                 preexec_fn=None):
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="methodhub-e2e-")
         self.keep_data = keep_data
         self.hostname = hostname
         self.extra_args = list(extra_args)
+        self.preexec_fn = preexec_fn  # runs in the hub's process before exec (e.g. setrlimit)
         self.proc = None
         self.listening = None
         self.log_path = None
@@ -139,7 +141,7 @@ class Hub:
         args = [binary(), "serve", "--data-dir", self.data_dir, "--hostname", self.hostname,
                 "--https-port", "0", "--mqtt-port", "0", "--amqp-port", "0", *self.extra_args]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log_file,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=self.preexec_fn)
 
         def ready():
             if self.proc.poll() is not None:

@@ -42,6 +42,11 @@ void local_router::route(invoke_request call, invoke_handler handler) {
     finish(std::move(handler), {*stopping_, 0, {}});
     return;
   }
+  // Refused here, before delivery, so the service SDKs' retry of a 429 cannot run a method twice.
+  if (inflight_calls() >= limits_.max_inflight_per_hub) {
+    finish(std::move(handler), {errc::hub_max_inflight, 0, {}});
+    return;
+  }
   auto it = links_.find(call.target);
   if (it != links_.end() && it->second.subscribed) {
     deliver(it->second, std::move(call), std::move(handler));

@@ -24,6 +24,8 @@ class local_router final : public router, public presence {
 
   struct limits {
     unsigned max_inflight_per_device = 100;  // 403800 beyond this
+    // Calls delivered or waiting for a device, hub-wide; 429002 beyond this (docs/limits.md).
+    unsigned max_inflight_per_hub = 10000;
   };
 
   local_router(strand_type core, limits lim);
@@ -50,6 +52,8 @@ class local_router final : public router, public presence {
   bool is_connected(const identity_key& who) const { return links_.contains(who); }
   std::size_t pending_calls() const noexcept { return pending_.size(); }
   std::size_t waiting_calls() const noexcept { return waiters_.size(); }
+  /// Calls delivered and awaiting an answer, plus calls waiting for their device to listen.
+  std::size_t inflight_calls() const noexcept { return pending_.size() + waiters_.size(); }
 
  private:
   struct link_entry {
