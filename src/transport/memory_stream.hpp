@@ -13,7 +13,6 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/append.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
@@ -63,7 +62,7 @@ class memory_peer {
       return post(std::move(h), {}, n);
     }
     if (input_ended_) return post(std::move(h), asio::error::eof, 0);
-    waiting_handler_ = std::move(h);  // the script is used up: no bytes will come, only the end
+    waiting_handler_.swap(h);  // the script is used up: no bytes will come, only the end
   }
 
   template <class ConstBuffers>
@@ -95,13 +94,14 @@ class memory_peer {
 
   void complete_waiting(boost::system::error_code ec) {
     if (!waiting_handler_) return;
-    auto h = std::move(waiting_handler_);
-    waiting_handler_ = {};
+    read_handler h;
+    h.swap(waiting_handler_);
     post(std::move(h), ec, 0);
   }
 
+  // Completes on the stream's executor, which is the head's own.
   void post(read_handler h, boost::system::error_code ec, std::size_t n) {
-    boost::asio::post(ex_, boost::asio::append(std::move(h), ec, n));
+    boost::asio::post(ex_, [h = std::move(h), ec, n]() mutable { std::move(h)(ec, n); });
   }
 
   executor_type ex_;
@@ -111,6 +111,8 @@ class memory_peer {
   bool input_ended_ = false;
   bool closed_ = false;
   std::string output_;
+  // Moved only by swap or move construction: Boost 1.81's any_completion_handler move
+  // assignment wraps its argument as an lvalue and recurses without end.
   read_handler waiting_handler_;
 };
 
