@@ -52,8 +52,8 @@ TEST_F(amqp_session_test, SaslThenAmqpOpenRunsTheDriverUntilEof) {
                                  amqp::encode_mechanisms({"MSSBCBS", "ANONYMOUS", "PLAIN"}) +
                                  amqp::encode_outcome(amqp::sasl_code::ok) +
                                  std::string(amqp::amqp_header);
-    // Then Proton's open (and, the peer gone, its close).
-    ASSERT_GT(r.peer->output().size(), expected.size());
+    // Proton answers the AMQP header with its own; its open waits for the client's.
+    ASSERT_GE(r.peer->output().size(), expected.size());
     EXPECT_EQ(r.peer->output().substr(0, expected.size()), expected);
     EXPECT_TRUE(presence.live.empty());
   }

@@ -103,7 +103,8 @@ TEST_F(mqtt_session_test, MethodAnswerReachesTheCore) {
 }
 
 TEST_F(mqtt_session_test, WrongKeyIsRefusedAndClosed) {
-  auto r = run(connect_bytes("dev1", testing::key_b) + "\xc0\x00");
+  const std::string other_key = "MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM=";  // not dev1's
+  auto r = run(connect_bytes("dev1", other_key) + std::string("\xc0\x00", 2));  // + PINGREQ
   auto packets = decode_all(r.peer->output());
   ASSERT_EQ(packets.size(), 1u);
   EXPECT_EQ(std::get<mqtt::connack>(packets[0]).return_code,
