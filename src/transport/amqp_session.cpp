@@ -43,6 +43,7 @@
 #include "transport/amqp_sasl.hpp"
 #include "transport/amqp_websocket.hpp"
 #include "transport/head_runner.hpp"
+#include "transport/memory_stream.hpp"
 #include "transport/ws_byte_stream.hpp"
 
 namespace hub::transport {
@@ -1060,6 +1061,11 @@ asio::awaitable<void> run_amqp_over_websocket(wss_stream ws, amqp_services& svc,
 asio::awaitable<void> run_amqp_over_websocket(ws_stream ws, amqp_services& svc,
                                               const amqp_limits& limits) {
   return detail::run_head_websocket<amqp_connection>(std::move(ws), svc, limits);
+}
+
+asio::awaitable<void> run_amqp_session(memory_stream stream, amqp_services& svc,
+                                       const amqp_limits& limits) {
+  return detail::run_head<amqp_connection>(std::move(stream), svc, limits);
 }
 
 void start_amqp_session(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,

@@ -5,6 +5,7 @@
 // stream on the connection's strand, carries the $cbs node (put-token) and the method links.
 // Each identity authorized on the connection (several may share one) becomes a device link.
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
@@ -46,5 +47,12 @@ struct amqp_services {
 void start_amqp_session(boost::asio::ip::tcp::socket socket,
                         std::shared_ptr<boost::asio::ssl::context> tls, amqp_services& svc,
                         const amqp_limits& limits, connection_ticket ticket = {});
+
+class memory_stream;
+
+/// Runs one AMQP connection over an in-memory stream until it closes: the code a socket gets,
+/// security layer included, for fuzz targets and tests. Call on the stream's executor.
+boost::asio::awaitable<void> run_amqp_session(memory_stream stream, amqp_services& svc,
+                                              const amqp_limits& limits);
 
 }  // namespace hub::transport

@@ -15,6 +15,7 @@
 #include "api/error_response.hpp"
 #include "transport/amqp_websocket.hpp"
 #include "transport/mqtt_session.hpp"
+#include "transport/websocket_upgrade.hpp"
 
 namespace hub::transport {
 
@@ -80,33 +81,6 @@ asio::awaitable<void> refuse(Stream& stream, api::http_response res, unsigned ve
   if (!wec) co_await linger(stream, limits);
 }
 
-// The WebSocket path every device SDK dials (spec/protocol.md §5); the query string is ignored
-// (Java appends `?iothub-no-client-cert=true`).
-bool is_websocket_path(std::string_view target) {
-  auto path = target.substr(0, target.find('?'));
-  return path == "/$iothub/websocket" || path == "/%24iothub/websocket";
-}
-
-enum class ws_head { none, mqtt, amqp };
-
-// Picks the subprotocol among those offered: the client's own token is echoed exactly (C sends
-// `MQTT`, the others `mqtt`; AMQP is `AMQPWSB10`), matched ignoring case.
-std::pair<ws_head, std::string> pick_subprotocol(std::string_view offered,
-                                                 const websocket_heads& heads) {
-  while (!offered.empty()) {
-    auto comma = offered.find(',');
-    auto token = offered.substr(0, comma);
-    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-    if (heads.mqtt && beast::iequals(token, "mqtt")) return {ws_head::mqtt, std::string(token)};
-    if (heads.amqp && beast::iequals(token, "AMQPWSB10"))
-      return {ws_head::amqp, std::string(token)};
-    if (comma == std::string_view::npos) break;
-    offered.remove_prefix(comma + 1);
-  }
-  return {ws_head::none, {}};
-}
-
 template <class Stream>
 asio::awaitable<bool> upgrade(Stream& stream, http::request<http::string_body> req,
                               const websocket_heads& heads, const http_limits& limits) {
@@ -117,15 +91,11 @@ asio::awaitable<bool> upgrade(Stream& stream, http::request<http::string_body> r
                             false, limits, wec);
     co_return false;
   };
-  if (!beast::websocket::is_upgrade(req))
-    co_return co_await fail(
-        "/$iothub/websocket accepts only WebSocket upgrades (GET with Upgrade: websocket).");
-  if (req[http::field::sec_websocket_key].empty() ||
-      req[http::field::sec_websocket_version] != "13")
-    co_return co_await fail("WebSocket upgrade without a valid Sec-WebSocket-Key or version 13.");
-  auto [head, proto] = pick_subprotocol(req[http::field::sec_websocket_protocol], heads);
-  if (head == ws_head::none)
-    co_return co_await fail("Unsupported or missing WebSocket subprotocol: use mqtt or AMQPWSB10.");
+  auto decision = decide_upgrade(req, heads);
+  if (decision.head == ws_head::none) co_return co_await fail(decision.refusal);
+  // Named variables, not a structured binding: clang before 16 cannot capture one in a lambda.
+  const auto head = decision.head;
+  const auto proto = std::move(decision.subprotocol);
 
   beast::websocket::stream<Stream> ws(std::move(stream));
   lowest(ws.next_layer()).expires_never();  // the protocol head keeps its own deadlines

@@ -18,6 +18,7 @@
 #include "codec/mqtt/username.hpp"
 #include "codec/sas/sas_token.hpp"
 #include "transport/head_runner.hpp"
+#include "transport/memory_stream.hpp"
 #include "transport/websocket_heads.hpp"
 #include "transport/ws_byte_stream.hpp"
 
@@ -561,6 +562,11 @@ asio::awaitable<void> run_mqtt_over_websocket(wss_stream ws, mqtt_services& svc,
 asio::awaitable<void> run_mqtt_over_websocket(ws_stream ws, mqtt_services& svc,
                                               const mqtt_limits& limits) {
   return detail::run_head_websocket<mqtt_connection>(std::move(ws), svc, limits);
+}
+
+asio::awaitable<void> run_mqtt_session(memory_stream stream, mqtt_services& svc,
+                                       const mqtt_limits& limits) {
+  return detail::run_head<mqtt_connection>(std::move(stream), svc, limits);
 }
 
 std::uint64_t mqtt_telemetry_messages() noexcept {

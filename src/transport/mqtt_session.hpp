@@ -3,6 +3,7 @@
 // MQTTS port) or plain TCP (the opt-in port). A session authenticates CONNECT against the
 // registry, becomes the identity's device link, and carries method requests and answers.
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
@@ -40,5 +41,12 @@ std::uint64_t mqtt_telemetry_messages() noexcept;
 void start_mqtt_session(boost::asio::ip::tcp::socket socket,
                         std::shared_ptr<boost::asio::ssl::context> tls, mqtt_services& svc,
                         const mqtt_limits& limits, connection_ticket ticket = {});
+
+class memory_stream;
+
+/// Runs one MQTT session over an in-memory stream until it closes: the code a socket gets, for
+/// fuzz targets and tests. Call on the stream's executor.
+boost::asio::awaitable<void> run_mqtt_session(memory_stream stream, mqtt_services& svc,
+                                              const mqtt_limits& limits);
 
 }  // namespace hub::transport
