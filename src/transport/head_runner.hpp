@@ -106,8 +106,15 @@ void start_head(std::string_view name, boost::asio::ip::tcp::socket socket,
   if (tls)
     boost::asio::co_spawn(
         ex, run_head_tls<Connection>(std::move(socket), std::move(tls), svc, limits), report);
-  else
-    boost::asio::co_spawn(ex, run_head<Connection>(std::move(socket), svc, limits), report);
+  else {
+    // Plain TCP spawns the connection's run() itself, one coroutine frame fewer per idle device
+    // (issue 6); the completion handler keeps the connection alive until run() has ended.
+    auto conn =
+        std::make_shared<Connection<boost::asio::ip::tcp::socket>>(std::move(socket), svc, limits);
+    auto run = conn->run();
+    boost::asio::co_spawn(ex, std::move(run),
+                          [report, conn = std::move(conn)](std::exception_ptr e) { report(e); });
+  }
 }
 
 /// Runs the head over an accepted WebSocket.
