@@ -46,8 +46,8 @@ void check_output(std::string_view out) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   // Log statements run (they format client-chosen strings) but print nothing.
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-      "fuzz", std::make_shared<spdlog::sinks::null_sink_st>()));
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("fuzz", std::make_shared<spdlog::sinks::null_sink_st>()));
   spdlog::set_level(spdlog::level::trace);
   return 0;
 }
@@ -65,11 +65,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.max_message_bytes = 16 * 1024;
   limits.max_queued_bytes = 256 * 1024;
 
-  auto run = hub::testing::run_session(
-      hub, std::string(hub::fuzz::as_view(data + 1, size - 1)), data[0],
-      [&](hub::transport::memory_stream s) {
-        return hub::transport::run_amqp_session(std::move(s), svc, limits);
-      });
+  auto run = hub::testing::run_session(hub, std::string(hub::fuzz::as_view(data + 1, size - 1)),
+                                       data[0], [&](hub::transport::memory_stream s) {
+                                         return hub::transport::run_amqp_session(std::move(s), svc,
+                                                                                 limits);
+                                       });
   HUB_FUZZ_CHECK(run.finished);
   HUB_FUZZ_CHECK(!run.exception);
   HUB_FUZZ_CHECK(run.peer->closed());

@@ -34,7 +34,8 @@ void check_output(std::string_view out) {
     const auto type = mqtt::type_of(r.packet);
     if (first) {
       HUB_FUZZ_CHECK(type == mqtt::packet_type::connack);
-      refused = std::get<mqtt::connack>(r.packet).return_code != mqtt::connect_return_code::accepted;
+      refused =
+          std::get<mqtt::connack>(r.packet).return_code != mqtt::connect_return_code::accepted;
     } else {
       HUB_FUZZ_CHECK(type == mqtt::packet_type::publish || type == mqtt::packet_type::puback ||
                      type == mqtt::packet_type::suback || type == mqtt::packet_type::unsuback ||
@@ -49,8 +50,8 @@ void check_output(std::string_view out) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   // Log statements run (they format client-chosen strings) but print nothing.
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-      "fuzz", std::make_shared<spdlog::sinks::null_sink_st>()));
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("fuzz", std::make_shared<spdlog::sinks::null_sink_st>()));
   spdlog::set_level(spdlog::level::trace);
   return 0;
 }
@@ -65,11 +66,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.max_subscriptions = 4;
   limits.max_queued_bytes = 64 * 1024;
 
-  auto run = hub::testing::run_session(
-      hub, std::string(hub::fuzz::as_view(data + 1, size - 1)), data[0],
-      [&](hub::transport::memory_stream s) {
-        return hub::transport::run_mqtt_session(std::move(s), svc, limits);
-      });
+  auto run = hub::testing::run_session(hub, std::string(hub::fuzz::as_view(data + 1, size - 1)),
+                                       data[0], [&](hub::transport::memory_stream s) {
+                                         return hub::transport::run_mqtt_session(std::move(s), svc,
+                                                                                 limits);
+                                       });
   HUB_FUZZ_CHECK(run.finished);
   HUB_FUZZ_CHECK(!run.exception);
   HUB_FUZZ_CHECK(run.peer->closed());

@@ -66,7 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto* mqtt = reinterpret_cast<mqtt_services*>(1);
   auto* amqp = reinterpret_cast<amqp_services*>(1);
   for (const websocket_heads& heads :
-       {websocket_heads{mqtt, nullptr, amqp, nullptr}, websocket_heads{mqtt, nullptr, nullptr, nullptr},
+       {websocket_heads{mqtt, nullptr, amqp, nullptr},
+        websocket_heads{mqtt, nullptr, nullptr, nullptr},
         websocket_heads{nullptr, nullptr, amqp, nullptr}, websocket_heads{}})
     check(req, heads);
   return 0;

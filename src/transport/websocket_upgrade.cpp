@@ -40,7 +40,8 @@ upgrade_decision decide_upgrade(const http::request_header<>& req, const websock
     d.refusal = "WebSocket upgrade without a valid Sec-WebSocket-Key or version 13.";
     return d;
   }
-  std::tie(d.head, d.subprotocol) = pick_subprotocol(req[http::field::sec_websocket_protocol], heads);
+  std::tie(d.head, d.subprotocol) =
+      pick_subprotocol(req[http::field::sec_websocket_protocol], heads);
   if (d.head == ws_head::none)
     d.refusal = "Unsupported or missing WebSocket subprotocol: use mqtt or AMQPWSB10.";
   return d;

@@ -86,45 +86,44 @@ TEST(RegistryThreads, CallersOnManyStrandsReadTheirOwnWrites) {
       }
       void next() const {
         if (st->device == devices_per_caller) return st->done.set_value();
-        reg.async_put(device(id()), "",
-                      asio::bind_executor(st->strand, [w = *this](store::write_result r,
-                                                                  std::optional<registry::record>
-                                                                      rec) {
-                        w.check(r == store::write_result::ok && rec && !rec->etag.empty());
-                        w.read_then_update(rec ? rec->etag : "");
-                      }));
+        reg.async_put(
+            device(id()), "",
+            asio::bind_executor(st->strand, [w = *this](store::write_result r,
+                                                        std::optional<registry::record> rec) {
+              w.check(r == store::write_result::ok && rec && !rec->etag.empty());
+              w.read_then_update(rec ? rec->etag : "");
+            }));
       }
       void read_then_update(std::string etag) const {
-        reg.async_find({id(), {}},
-                       asio::bind_executor(st->strand, [w = *this, etag](
-                                                           std::optional<registry::record> rec) {
-                         w.check(rec && rec->etag == etag);
-                         auto upd = device(w.id());
-                         upd.enabled = false;  // a revocation, reported on the core strand
-                         w.reg.async_put(
-                             upd, etag,
-                             asio::bind_executor(w.st->strand, [w](store::write_result r,
-                                                                   std::optional<registry::record>
-                                                                       rec2) mutable {
-                               w.check(r == store::write_result::ok && rec2 && !rec2->enabled);
-                               w.remove();
-                             }));
-                       }));
+        reg.async_find(
+            {id(), {}},
+            asio::bind_executor(st->strand, [w = *this, etag](std::optional<registry::record> rec) {
+              w.check(rec && rec->etag == etag);
+              auto upd = device(w.id());
+              upd.enabled = false;  // a revocation, reported on the core strand
+              w.reg.async_put(upd, etag,
+                              asio::bind_executor(
+                                  w.st->strand, [w](store::write_result r,
+                                                    std::optional<registry::record> rec2) mutable {
+                                    w.check(r == store::write_result::ok && rec2 && !rec2->enabled);
+                                    w.remove();
+                                  }));
+            }));
       }
       void remove() const {
-        reg.async_remove({id(), {}}, "*",
-                         asio::bind_executor(st->strand, [w = *this](store::write_result r,
-                                                                     std::optional<registry::record>) {
-                           w.check(r == store::write_result::ok);
-                           w.reg.async_find(
-                               {w.id(), {}},
-                               asio::bind_executor(w.st->strand,
-                                                   [w](std::optional<registry::record> rec) mutable {
-                                                     w.check(!rec);
-                                                     ++w.st->device;
-                                                     w.next();
-                                                   }));
-                         }));
+        reg.async_remove(
+            {id(), {}}, "*",
+            asio::bind_executor(st->strand, [w = *this](store::write_result r,
+                                                        std::optional<registry::record>) {
+              w.check(r == store::write_result::ok);
+              w.reg.async_find({w.id(), {}},
+                               asio::bind_executor(
+                                   w.st->strand, [w](std::optional<registry::record> rec) mutable {
+                                     w.check(!rec);
+                                     ++w.st->device;
+                                     w.next();
+                                   }));
+            }));
       }
     };
 

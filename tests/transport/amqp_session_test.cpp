@@ -1,11 +1,12 @@
 // The AMQP head's per-connection code driven over a memory_stream (run_amqp_session) against
 // the fake hub: the socket-free entry point the amqp_session fuzz target uses.
+#include "transport/amqp_session.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "transport/amqp_sasl.hpp"
-#include "transport/amqp_session.hpp"
 #include "transport/fake_hub.hpp"
 
 namespace hub::transport {
@@ -43,8 +44,8 @@ TEST_F(amqp_session_test, UnsupportedHeaderGetsOursAndClose) {
 TEST_F(amqp_session_test, SaslThenAmqpOpenRunsTheDriverUntilEof) {
   for (std::size_t chunk : {0, 1, 3}) {
     SCOPED_TRACE(chunk);
-    auto r = run(std::string(amqp::sasl_header) + mssbcbs_init + std::string(amqp::amqp_header),
-                 chunk);
+    auto r =
+        run(std::string(amqp::sasl_header) + mssbcbs_init + std::string(amqp::amqp_header), chunk);
     ASSERT_TRUE(r.finished);
     EXPECT_FALSE(r.exception);
     EXPECT_TRUE(r.peer->closed());

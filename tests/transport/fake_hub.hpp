@@ -40,7 +40,8 @@ inline std::string sas_token(const std::string& sr, const std::string& key,
                              const std::string& skn = {}, std::int64_t se = far_future) {
   auto expiry = std::to_string(se);
   auto sig = codec::sas::compute_signature(key, sr, expiry);
-  auto t = "SharedAccessSignature sr=" + sr + "&sig=" + codec::sas::url_encode(sig) + "&se=" + expiry;
+  auto t =
+      "SharedAccessSignature sr=" + sr + "&sig=" + codec::sas::url_encode(sig) + "&se=" + expiry;
   return skn.empty() ? t : t + "&skn=" + skn;
 }
 
@@ -120,8 +121,8 @@ class recording_presence final : public presence {
 
  private:
   static void deliver(entry& e) {
-    e.link->deliver(std::make_shared<const method_request>(
-        method_request{"reboot", "1", R"({"delay":1})"}));
+    e.link->deliver(
+        std::make_shared<const method_request>(method_request{"reboot", "1", R"({"delay":1})"}));
   }
 };
 

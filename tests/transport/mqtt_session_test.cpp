@@ -1,5 +1,7 @@
 // The MQTT head's per-connection code driven over a memory_stream (run_mqtt_session) against
 // the fake hub: the socket-free entry point the mqtt_session fuzz target uses.
+#include "transport/mqtt_session.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -8,7 +10,6 @@
 #include "codec/mqtt/decode.hpp"
 #include "codec/mqtt/encode.hpp"
 #include "transport/fake_hub.hpp"
-#include "transport/mqtt_session.hpp"
 
 namespace hub::transport {
 namespace {
@@ -104,7 +105,7 @@ TEST_F(mqtt_session_test, MethodAnswerReachesTheCore) {
 
 TEST_F(mqtt_session_test, WrongKeyIsRefusedAndClosed) {
   const std::string other_key = "MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM=";  // not dev1's
-  auto r = run(connect_bytes("dev1", other_key) + std::string("\xc0\x00", 2));  // + PINGREQ
+  auto r = run(connect_bytes("dev1", other_key) + std::string("\xc0\x00", 2));   // + PINGREQ
   auto packets = decode_all(r.peer->output());
   ASSERT_EQ(packets.size(), 1u);
   EXPECT_EQ(std::get<mqtt::connack>(packets[0]).return_code,
