@@ -284,9 +284,6 @@ int run_serve(const serve_config& cfg) {
   spdlog::info("registry: {} ({} identities)", (data_dir / "registry.db").string(), reg.size());
   announce_connection_string(cfg, policies, data_dir);
 
-  auto listening = data_dir / "listening.json";
-  write_listening_file(listening, bound, cfg.hostname, ca_path);
-
   // SIGTERM/SIGINT: stop accepting; answer every call in flight (503001) and close every device
   // connection (the SDKs reconnect); give those answers and closes a moment to go out, then stop.
   // A second signal stops at once.
@@ -306,6 +303,12 @@ int run_serve(const serve_config& cfg) {
       if (!again) ioc.stop();
     });
   });
+
+  // Only now: whoever waits for this file (a supervisor, the tests) may signal the hub at once,
+  // and SIGTERM must then find the handler above, not its default action (seen under TSan,
+  // whose slower start-up widened the gap).
+  auto listening = data_dir / "listening.json";
+  write_listening_file(listening, bound, cfg.hostname, ca_path);
 
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
