@@ -9,6 +9,7 @@ for a condition with a deadline; the deadlines are far above the small limits se
 import concurrent.futures
 import http.client
 import json
+import os
 import re
 import resource
 import socket
@@ -222,6 +223,12 @@ class DescriptorTest(LimitCase):
                 return False
         wait_for(healthy, DEADLINE_S, "the hub serving again once the connections closed")
 
+    # Under ASan+UBSan the hub cannot be tested out of descriptors: UBSan's vptr check probes
+    # memory through a pipe (sanitizer_common's IsAccessibleMemoryRange), which fails with
+    # EMFILE, so the first virtual call after that is reported as "invalid vptr" and the hub is
+    # stopped. The release run covers this test.
+    @unittest.skipIf(os.environ.get("METHODHUB_SANITIZED"),
+                     "the sanitizer runtimes need spare descriptors of their own")
     def test_out_of_descriptors_is_reported(self):
         self.start_hub("--max-connections", "100000", preexec_fn=limit_open_files(100, 100))
         socks = [self.tcp("mqtt") for _ in range(120)]
