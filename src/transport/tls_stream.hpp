@@ -81,6 +81,13 @@ class tls_stream {
   static step classify(core& c, int ret, boost::system::error_code& ec);
   // Prepares `in` for a socket read and returns where the bytes go.
   boost::asio::mutable_buffer prepare_read();
+  // True when nothing is buffered and the last read did not fill its buffer: the next read
+  // waits for the socket to be readable before taking a buffer (and frees `in` now), so an idle
+  // connection holds no ciphertext buffer at all.
+  bool read_idle();
+  // After the socket became readable: reads what it has without blocking (nothing when the
+  // wake-up was spurious). Returns the socket's error, if any.
+  boost::system::error_code read_ready();
   void commit_read(std::size_t n, std::size_t asked);
   // Hands `out` to the socket without blocking when no write is in progress (what a read
   // produced: a KeyUpdate answer); whatever the socket does not take waits for the next write.
@@ -109,7 +116,7 @@ class tls_stream {
 
   // The operations: small state machines. `pending` names the socket operation whose completion
   // the next call is (none on the first call).
-  enum class pending { none, read, write };
+  enum class pending { none, read, wait, write };
   struct handshake_op {
     tls_stream* s;
     pending p = pending::none;
@@ -170,6 +177,7 @@ template <class Self>
 void tls_stream::read_op::operator()(Self& self, boost::system::error_code ec, std::size_t n) {
   core& c = *s->core_;
   if (p == pending::read) s->commit_read(n, asked);
+  if (p == pending::wait && !ec) ec = s->read_ready();
   p = pending::none;
   if (ec) return self.complete(ec, 0);
   if (buffer.size() == 0) return self.complete({}, 0);
@@ -179,6 +187,10 @@ void tls_stream::read_op::operator()(Self& self, boost::system::error_code ec, s
   if (!c.out.empty()) s->flush_nonblocking();
   if (st == step::done) return self.complete({}, static_cast<std::size_t>(ret));
   if (st == step::failed) return self.complete(err, 0);
+  if (s->read_idle()) {
+    p = pending::wait;
+    return s->socket_.async_wait(next_layer_type::wait_read, std::move(self));
+  }
   auto b = s->prepare_read();
   asked = b.size();
   p = pending::read;
