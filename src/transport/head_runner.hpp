@@ -21,6 +21,8 @@
 #include <exception>
 #include <memory>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "transport/connection_gate.hpp"
 #include "transport/tls_stream.hpp"
@@ -55,6 +57,27 @@ inline boost::asio::ip::tcp::socket& lowest(tls_stream& s) {
 template <class WebSocket>
 boost::asio::ip::tcp::socket& lowest(ws_byte_stream<WebSocket>& s) {
   return s.lowest_socket();
+}
+
+/// Waiting for input without a read buffer (issue 6: an idle device should hold none), for the
+/// streams that can: a plain socket and tls_stream. `has_buffered_input` first: bytes the
+/// stream already holds would not wake the wait.
+template <class Stream>
+constexpr bool waits_readable =
+    std::is_same_v<Stream, boost::asio::ip::tcp::socket> || std::is_same_v<Stream, tls_stream>;
+inline bool has_buffered_input(const boost::asio::ip::tcp::socket&) {
+  return false;
+}
+inline bool has_buffered_input(const tls_stream& s) {
+  return s.has_buffered_input();
+}
+template <class Token>
+auto async_wait_readable(boost::asio::ip::tcp::socket& s, Token&& token) {
+  return s.async_wait(boost::asio::ip::tcp::socket::wait_read, std::forward<Token>(token));
+}
+template <class Token>
+auto async_wait_readable(tls_stream& s, Token&& token) {
+  return s.async_wait_readable(std::forward<Token>(token));
 }
 
 template <template <class> class Connection, class Stream, class Services, class Limits>

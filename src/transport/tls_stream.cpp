@@ -173,14 +173,24 @@ asio::mutable_buffer tls_stream::prepare_read() {
   return asio::buffer(c.in.data() + c.in_end, want);
 }
 
+bool tls_stream::has_buffered_input() const {
+  return core_->in_pos < core_->in_end || SSL_has_pending(core_->ssl) == 1;
+}
+
 bool tls_stream::read_idle() {
   core& c = *core_;
   if (c.in_pos != c.in_end || c.last_read_full) return false;
   // An idle read held a 512-byte buffer per connection (heaptrack, issue 6); waiting for
   // readability first holds none.
+  drop_read_buffer();
+  return true;
+}
+
+void tls_stream::drop_read_buffer() {
+  core& c = *core_;
+  if (c.in_pos != c.in_end) return;
   c.in_pos = c.in_end = 0;
   std::string().swap(c.in);
-  return true;
 }
 
 boost::system::error_code tls_stream::read_ready() {

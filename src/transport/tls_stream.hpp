@@ -51,6 +51,19 @@ class tls_stream {
                                                                               token, socket_);
   }
 
+  // Completes with (error_code) once the socket has bytes for this stream; they are then
+  // buffered here, so a read that follows needs no socket read. For callers that would rather
+  // not hold a plaintext buffer while a connection idles: check has_buffered_input() first (a
+  // read returns at once then). The wake-up may be spurious: a read then simply waits.
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code)>(wait_op{this}, token,
+                                                                              socket_);
+  }
+  // Received bytes (ciphertext or decrypted plaintext) that a read would consume without
+  // reading the socket.
+  bool has_buffered_input() const;
+
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
@@ -85,6 +98,8 @@ class tls_stream {
   // waits for the socket to be readable before taking a buffer (and frees `in` now), so an idle
   // connection holds no ciphertext buffer at all.
   bool read_idle();
+  // Frees `in` when every byte in it is consumed.
+  void drop_read_buffer();
   // After the socket became readable: reads what it has without blocking (nothing when the
   // wake-up was spurious). Returns the socket's error, if any.
   boost::system::error_code read_ready();
@@ -132,6 +147,12 @@ class tls_stream {
     std::size_t asked = 0;
     template <class Self>
     void operator()(Self& self, boost::system::error_code ec = {}, std::size_t n = 0);
+  };
+  struct wait_op {
+    tls_stream* s;
+    bool waited = false;
+    template <class Self>
+    void operator()(Self& self, boost::system::error_code ec = {});
   };
   struct write_op {
     tls_stream* s;
@@ -195,6 +216,17 @@ void tls_stream::read_op::operator()(Self& self, boost::system::error_code ec, s
   asked = b.size();
   p = pending::read;
   s->socket_.async_read_some(b, std::move(self));
+}
+
+template <class Self>
+void tls_stream::wait_op::operator()(Self& self, boost::system::error_code ec) {
+  if (!waited) {
+    waited = true;
+    s->drop_read_buffer();  // everything in it is consumed (has_buffered_input() was false)
+    return s->socket_.async_wait(next_layer_type::wait_read, std::move(self));
+  }
+  if (!ec) ec = s->read_ready();
+  self.complete(ec);
 }
 
 template <class Self>
