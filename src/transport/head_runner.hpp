@@ -21,6 +21,8 @@
 #include <exception>
 #include <memory>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "transport/connection_gate.hpp"
 #include "transport/tls_stream.hpp"
@@ -57,32 +59,75 @@ boost::asio::ip::tcp::socket& lowest(ws_byte_stream<WebSocket>& s) {
   return s.lowest_socket();
 }
 
+/// Waiting for input without a read buffer (issue 6: an idle device should hold none), for the
+/// streams that can: a plain socket and tls_stream. `has_buffered_input` first: bytes the
+/// stream already holds would not wake the wait.
+template <class Stream>
+constexpr bool waits_readable =
+    std::is_same_v<Stream, boost::asio::ip::tcp::socket> || std::is_same_v<Stream, tls_stream>;
+inline bool has_buffered_input(const boost::asio::ip::tcp::socket&) {
+  return false;
+}
+inline bool has_buffered_input(const tls_stream& s) {
+  return s.has_buffered_input();
+}
+template <class Token>
+auto async_wait_readable(boost::asio::ip::tcp::socket& s, Token&& token) {
+  return s.async_wait(boost::asio::ip::tcp::socket::wait_read, std::forward<Token>(token));
+}
+template <class Token>
+auto async_wait_readable(tls_stream& s, Token&& token) {
+  return s.async_wait_readable(std::forward<Token>(token));
+}
+
 template <template <class> class Connection, class Stream, class Services, class Limits>
 boost::asio::awaitable<void> run_head(Stream stream, Services& svc, const Limits& limits) {
   auto conn = std::make_shared<Connection<Stream>>(std::move(stream), svc, limits);
   co_await conn->run();
 }
 
+/// Starts `Connection<Stream>` on the stream: its run() is spawned directly (one coroutine frame
+/// per idle device, issue 6), and the completion handler keeps the connection alive until run()
+/// has ended, then hands any exception to `report`.
+template <template <class> class Connection, class Stream, class Services, class Limits,
+          class Report>
+void spawn_connection(Stream stream, Services& svc, const Limits& limits, Report report) {
+  auto ex = stream.get_executor();
+  auto conn = std::make_shared<Connection<Stream>>(std::move(stream), svc, limits);
+  auto run = conn->run();
+  boost::asio::co_spawn(
+      ex, std::move(run),
+      [report = std::move(report), conn = std::move(conn)](std::exception_ptr e) { report(e); });
+}
+
 // The TLS handshake has its own deadline: a client that opens TCP and says nothing must not hold
 // a descriptor. The heads' TLS is tls_stream (see its header for why not asio::ssl::stream).
-template <template <class> class Connection, class Services, class Limits>
-boost::asio::awaitable<void> run_head_tls(boost::asio::ip::tcp::socket socket,
-                                          std::shared_ptr<boost::asio::ssl::context> tls,
-                                          Services& svc, const Limits& limits) {
+// This coroutine lives only for the handshake: the connection then runs on its own, so an idle
+// TLS device holds neither this frame (with its stream and timer) nor a run_head frame (issue 6,
+// docs/performance.md "TLS memory pass").
+template <template <class> class Connection, class Services, class Limits, class Report>
+boost::asio::awaitable<void> handshake_then_spawn(boost::asio::ip::tcp::socket socket,
+                                                  std::shared_ptr<boost::asio::ssl::context> tls,
+                                                  Services& svc, const Limits& limits,
+                                                  Report report) {
   namespace asio = boost::asio;
   tls_stream stream(std::move(socket), *tls);
   asio::steady_timer guard(stream.get_executor());
   guard.expires_after(limits.handshake_timeout);
-  guard.async_wait([&stream](boost::system::error_code ec) {
-    if (!ec) {
+  // The guard may have fired (its handler queued) when the handshake completes; `done` tells
+  // that handler the stream has moved on. Both run on the socket's strand.
+  auto done = std::make_shared<bool>(false);
+  guard.async_wait([&stream, done](boost::system::error_code ec) {
+    if (!ec && !*done) {
       boost::system::error_code ignored;
       stream.next_layer().close(ignored);
     }
   });
   auto [ec] = co_await stream.async_handshake(asio::as_tuple(asio::use_awaitable));
+  *done = true;
   guard.cancel();
   if (ec) co_return;
-  co_await run_head<Connection>(std::move(stream), svc, limits);
+  spawn_connection<Connection>(std::move(stream), svc, limits, std::move(report));
 }
 
 /// Spawns the head on the socket's strand; `tls` null means plain TCP. An unexpected exception
@@ -105,16 +150,11 @@ void start_head(std::string_view name, boost::asio::ip::tcp::socket socket,
   };
   if (tls)
     boost::asio::co_spawn(
-        ex, run_head_tls<Connection>(std::move(socket), std::move(tls), svc, limits), report);
-  else {
-    // Plain TCP spawns the connection's run() itself, one coroutine frame fewer per idle device
-    // (issue 6); the completion handler keeps the connection alive until run() has ended.
-    auto conn =
-        std::make_shared<Connection<boost::asio::ip::tcp::socket>>(std::move(socket), svc, limits);
-    auto run = conn->run();
-    boost::asio::co_spawn(ex, std::move(run),
-                          [report, conn = std::move(conn)](std::exception_ptr e) { report(e); });
-  }
+        ex,
+        handshake_then_spawn<Connection>(std::move(socket), std::move(tls), svc, limits, report),
+        report);
+  else
+    spawn_connection<Connection>(std::move(socket), svc, limits, std::move(report));
 }
 
 /// Runs the head over an accepted WebSocket.

@@ -16,9 +16,10 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Ciphertext read from the socket at a time: small while the connection idles (a device's
-// small messages fit: a 150-byte MQTT packet is a 172-byte TLS 1.3 record), a whole maximum
-// TLS record (16 KB + overhead) after a read that filled the buffer.
+// Ciphertext read from the socket at a time: small after an idle wait (a device's small
+// messages fit: a 150-byte MQTT packet is a 172-byte TLS 1.3 record), a whole maximum TLS
+// record (16 KB + overhead) after a read that filled the buffer. While idle, no buffer at all
+// (read_idle).
 constexpr std::size_t idle_read = 512;
 constexpr std::size_t busy_read = 16 * 1024 + 512;
 // Plaintext handed to SSL_write at once: bounds `out` (ciphertext is plaintext + ~1.5 %).
@@ -170,6 +171,35 @@ asio::mutable_buffer tls_stream::prepare_read() {
   std::size_t want = c.last_read_full || c.in_end > 0 ? busy_read : idle_read;
   c.in.resize(c.in_end + want);
   return asio::buffer(c.in.data() + c.in_end, want);
+}
+
+bool tls_stream::has_buffered_input() const {
+  return core_->in_pos < core_->in_end || SSL_has_pending(core_->ssl) == 1;
+}
+
+bool tls_stream::read_idle() {
+  core& c = *core_;
+  if (c.in_pos != c.in_end || c.last_read_full) return false;
+  // An idle read held a 512-byte buffer per connection (heaptrack, issue 6); waiting for
+  // readability first holds none.
+  drop_read_buffer();
+  return true;
+}
+
+void tls_stream::drop_read_buffer() {
+  core& c = *core_;
+  if (c.in_pos != c.in_end) return;
+  c.in_pos = c.in_end = 0;
+  std::string().swap(c.in);
+}
+
+boost::system::error_code tls_stream::read_ready() {
+  auto b = prepare_read();
+  boost::system::error_code ec;
+  std::size_t n = socket_.read_some(b, ec);  // the socket is non-blocking (constructor)
+  commit_read(n, b.size());
+  if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+  return ec;
 }
 
 void tls_stream::commit_read(std::size_t n, std::size_t asked) {

@@ -51,6 +51,19 @@ class tls_stream {
                                                                               token, socket_);
   }
 
+  // Completes with (error_code) once the socket has bytes for this stream; they are then
+  // buffered here, so a read that follows needs no socket read. For callers that would rather
+  // not hold a plaintext buffer while a connection idles: check has_buffered_input() first (a
+  // read returns at once then). The wake-up may be spurious: a read then simply waits.
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code)>(wait_op{this}, token,
+                                                                              socket_);
+  }
+  // Received bytes (ciphertext or decrypted plaintext) that a read would consume without
+  // reading the socket.
+  bool has_buffered_input() const;
+
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
@@ -81,6 +94,15 @@ class tls_stream {
   static step classify(core& c, int ret, boost::system::error_code& ec);
   // Prepares `in` for a socket read and returns where the bytes go.
   boost::asio::mutable_buffer prepare_read();
+  // True when nothing is buffered and the last read did not fill its buffer: the next read
+  // waits for the socket to be readable before taking a buffer (and frees `in` now), so an idle
+  // connection holds no ciphertext buffer at all.
+  bool read_idle();
+  // Frees `in` when every byte in it is consumed.
+  void drop_read_buffer();
+  // After the socket became readable: reads what it has without blocking (nothing when the
+  // wake-up was spurious). Returns the socket's error, if any.
+  boost::system::error_code read_ready();
   void commit_read(std::size_t n, std::size_t asked);
   // Hands `out` to the socket without blocking when no write is in progress (what a read
   // produced: a KeyUpdate answer); whatever the socket does not take waits for the next write.
@@ -109,7 +131,7 @@ class tls_stream {
 
   // The operations: small state machines. `pending` names the socket operation whose completion
   // the next call is (none on the first call).
-  enum class pending { none, read, write };
+  enum class pending { none, read, wait, write };
   struct handshake_op {
     tls_stream* s;
     pending p = pending::none;
@@ -125,6 +147,12 @@ class tls_stream {
     std::size_t asked = 0;
     template <class Self>
     void operator()(Self& self, boost::system::error_code ec = {}, std::size_t n = 0);
+  };
+  struct wait_op {
+    tls_stream* s;
+    bool waited = false;
+    template <class Self>
+    void operator()(Self& self, boost::system::error_code ec = {});
   };
   struct write_op {
     tls_stream* s;
@@ -170,6 +198,7 @@ template <class Self>
 void tls_stream::read_op::operator()(Self& self, boost::system::error_code ec, std::size_t n) {
   core& c = *s->core_;
   if (p == pending::read) s->commit_read(n, asked);
+  if (p == pending::wait && !ec) ec = s->read_ready();
   p = pending::none;
   if (ec) return self.complete(ec, 0);
   if (buffer.size() == 0) return self.complete({}, 0);
@@ -179,10 +208,25 @@ void tls_stream::read_op::operator()(Self& self, boost::system::error_code ec, s
   if (!c.out.empty()) s->flush_nonblocking();
   if (st == step::done) return self.complete({}, static_cast<std::size_t>(ret));
   if (st == step::failed) return self.complete(err, 0);
+  if (s->read_idle()) {
+    p = pending::wait;
+    return s->socket_.async_wait(next_layer_type::wait_read, std::move(self));
+  }
   auto b = s->prepare_read();
   asked = b.size();
   p = pending::read;
   s->socket_.async_read_some(b, std::move(self));
+}
+
+template <class Self>
+void tls_stream::wait_op::operator()(Self& self, boost::system::error_code ec) {
+  if (!waited) {
+    waited = true;
+    s->drop_read_buffer();  // everything in it is consumed (has_buffered_input() was false)
+    return s->socket_.async_wait(next_layer_type::wait_read, std::move(self));
+  }
+  if (!ec) ec = s->read_ready();
+  self.complete(ec);
 }
 
 template <class Self>

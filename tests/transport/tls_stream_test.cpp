@@ -1,6 +1,7 @@
 // tls_stream against a real OpenSSL client (asio::ssl::stream) over loopback TCP: handshake on
-// both protocol versions, small and large transfers both ways in pieces of every size, the
-// peer's close_notify, a peer that is not speaking TLS, and a peer that vanishes mid-record.
+// both protocol versions, small and large transfers both ways in pieces of every size (also
+// with each read waiting for input first, as the MQTT head reads), the peer's close_notify, a peer
+// that is not speaking TLS, and a peer that vanishes mid-record.
 
 #include "transport/tls_stream.hpp"
 
@@ -107,6 +108,37 @@ asio::awaitable<void> echo(tls_stream& s, std::size_t chunk, echo_result& r) {
   r.ended = true;
 }
 
+// The same echo, reading as the MQTT head does: with nothing buffered, wait for input before
+// taking a buffer. Bytes the stream holds but does not report would hang it.
+asio::awaitable<void> echo_waiting(tls_stream& s, std::size_t chunk, echo_result& r) {
+  auto [hec] = co_await s.async_handshake(use_nothrow);
+  r.handshake_ok = !hec;
+  r.end = hec;
+  while (!hec) {
+    if (!s.has_buffered_input()) {
+      auto [wec] = co_await s.async_wait_readable(use_nothrow);
+      if (wec) {
+        r.end = wec;
+        break;
+      }
+    }
+    std::string buf(chunk, '\0');
+    auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), use_nothrow);
+    if (ec) {
+      r.end = ec;
+      break;
+    }
+    auto [wec, w] = co_await asio::async_write(s, asio::buffer(buf.data(), n), use_nothrow);
+    if (wec) {
+      r.end = wec;
+      break;
+    }
+  }
+  boost::system::error_code ignored;
+  s.next_layer().close(ignored);
+  r.ended = true;
+}
+
 std::shared_ptr<ssl::context> client_context(int version) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), version);
@@ -167,6 +199,32 @@ TEST_F(TlsStream, EchoesSmallAndLargePayloadsOverTls12And13) {
         EXPECT_TRUE(cr.got == payload) << "the echo differs from what was sent";
         EXPECT_EQ(er.end, asio::error::eof) << er.end.message();
         EXPECT_EQ(SSL_version(server.native_handle()), version);
+      }
+    }
+  }
+}
+
+TEST_F(TlsStream, EchoesWhenEachReadFirstWaitsForInput) {
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    for (std::size_t size : {1u, 100u, 5000u, 1u << 20}) {
+      for (std::size_t chunk : {7u, 256u, 64u * 1024}) {
+        if (size > 5000 && chunk < 256) continue;
+        SCOPED_TRACE("version " + std::to_string(version) + " size " + std::to_string(size) +
+                     " server chunk " + std::to_string(chunk));
+        auto [client_sock, server] = connect();
+        auto ctx = client_context(version);
+        ssl::stream<tcp::socket> client(std::move(client_sock), *ctx);
+        echo_result er;
+        client_result cr;
+        std::string payload = random_bytes(size);
+        asio::co_spawn(io_, echo_waiting(server, chunk, er), asio::detached);
+        asio::co_spawn(io_, client_echo(client, payload, cr), asio::detached);
+        run_until(cr.done);
+        run_until(er.ended);
+        EXPECT_TRUE(er.handshake_ok);
+        EXPECT_FALSE(cr.ec) << cr.ec.message();
+        EXPECT_TRUE(cr.got == payload) << "the echo differs from what was sent";
+        EXPECT_EQ(er.end, asio::error::eof) << er.end.message();
       }
     }
   }
