@@ -60,20 +60,15 @@ boost::asio::ip::tcp::socket& lowest(ws_byte_stream<WebSocket>& s) {
 }
 
 /// Waiting for input without a read buffer (issue 6: an idle device should hold none), for the
-/// streams that can: a plain socket and tls_stream. `has_buffered_input` first: bytes the
-/// stream already holds would not wake the wait.
+/// streams that can. `has_buffered_input` first: bytes the stream already holds would not wake
+/// the wait. TLS only: on a plain socket the wait costs CPU on every call (Asio 1.81's epoll
+/// reactor re-arms the descriptor with epoll_ctl for each non-speculative wait, while a read
+/// after one that drained the socket goes straight to the reactor; hub C=64: ~110 vs ~99 us per
+/// call, docs/performance.md), and plain TCP meets the 4 KB/device target with its 256 bytes.
 template <class Stream>
-constexpr bool waits_readable =
-    std::is_same_v<Stream, boost::asio::ip::tcp::socket> || std::is_same_v<Stream, tls_stream>;
-inline bool has_buffered_input(const boost::asio::ip::tcp::socket&) {
-  return false;
-}
+constexpr bool waits_readable = std::is_same_v<Stream, tls_stream>;
 inline bool has_buffered_input(const tls_stream& s) {
   return s.has_buffered_input();
-}
-template <class Token>
-auto async_wait_readable(boost::asio::ip::tcp::socket& s, Token&& token) {
-  return s.async_wait(boost::asio::ip::tcp::socket::wait_read, std::forward<Token>(token));
 }
 template <class Token>
 auto async_wait_readable(tls_stream& s, Token&& token) {

@@ -231,8 +231,8 @@ void mqtt_connection<Stream>::process() {
 }
 
 // Compacts, then reads. The buffer grows only as far as the packet in hand needs. With nothing
-// buffered, a socket or TLS connection first waits for input and holds no buffer meanwhile
-// (272 B per idle device, issue 6); a WebSocket reads into idle_chunk.
+// buffered, a TLS connection first waits for input and holds no buffer meanwhile (272 B per idle
+// device, issue 6); plain TCP and WebSocket read into idle_chunk (see detail::waits_readable).
 template <class Stream>
 void mqtt_connection<Stream>::read_more(bool readable) {
   if (pos_ > 0) {
