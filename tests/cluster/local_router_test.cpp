@@ -113,6 +113,43 @@ TEST_F(LocalRouterTest, AnswersFromAnotherLinkOrUnknownRidsAreIgnored) {
   EXPECT_EQ(a->result.status, 200);
 }
 
+// 504101: a call with no answer by its response deadline is answered with gateway_timeout, at its
+// own deadline even when a call with a later one was delivered before it (the router serves all
+// deadlines with one timer, armed for the earliest).
+TEST_F(LocalRouterTest, UnansweredCallsTimeOutAtTheirOwnDeadline) {
+  using namespace std::chrono_literals;
+  auto l = connect(1);
+  auto slow = call(dev, 0s, 300s);
+  auto fast = call(dev, 0s, 1s);
+  auto answered = call(dev, 0s, 1s);
+  ASSERT_EQ(l->delivered.size(), 3u);
+  router.method_response(1, l->delivered[2]->rid, 200, "{}");
+  drain();
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (fast->answers == 0 && std::chrono::steady_clock::now() < give_up) {
+    ioc.restart();
+    ioc.run_one_for(100ms);
+  }
+  EXPECT_EQ(fast->answers, 1);
+  EXPECT_EQ(fast->result.ec, errc::gateway_timeout);
+  EXPECT_EQ(answered->answers, 1);
+  EXPECT_EQ(answered->result.ec, errc::ok);
+  EXPECT_EQ(slow->answers, 0);
+  EXPECT_EQ(router.pending_calls(), 1u);
+  // The device's late answer to the timed-out call finds nothing; its slot is free again.
+  router.method_response(1, l->delivered[1]->rid, 200, "{}");
+  auto again = call(dev, 0s, 1s);
+  EXPECT_EQ(l->delivered.size(), 4u);
+  EXPECT_EQ(fast->answers, 1);
+  router.method_response(1, l->delivered[0]->rid, 200, "{}");
+  router.method_response(1, l->delivered[3]->rid, 201, "{}");
+  drain();
+  EXPECT_EQ(slow->answers, 1);
+  EXPECT_EQ(slow->result.ec, errc::ok);
+  EXPECT_EQ(again->result.status, 201);
+  EXPECT_EQ(router.pending_calls(), 0u);
+}
+
 TEST_F(LocalRouterTest, LinkDownAnswersPendingCallsAtOnce) {
   auto l = connect(1);
   auto a = call(dev);

@@ -1,5 +1,6 @@
 #include "cluster/local/local_router.hpp"
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <charconv>
@@ -26,7 +27,8 @@ std::optional<std::uint64_t> parse_rid(std::string_view rid) noexcept {
   return n;
 }
 
-local_router::local_router(strand_type core, limits lim) : core_(std::move(core)), limits_(lim) {}
+local_router::local_router(strand_type core, limits lim)
+    : core_(std::move(core)), limits_(lim), sweep_timer_(core_) {}
 
 local_router::~local_router() = default;
 
@@ -89,21 +91,63 @@ void local_router::deliver(link_entry& entry, invoke_request call, invoke_handle
   std::uint64_t n = next_rid_++;
   auto request = std::make_shared<method_request>(
       method_request{std::move(call.method_name), format_rid(n), std::move(call.payload)});
-  auto [pit, inserted] =
-      pending_.try_emplace(n, pending_call{std::move(call.target), entry.id, std::move(handler),
-                                           asio::steady_timer(core_)});
-  entry.rids.insert(n);
-  pit->second.deadline.expires_after(call.response_timeout);
-  pit->second.deadline.async_wait([this, n](boost::system::error_code ec) {
-    if (ec) return;
-    auto p = pending_.find(n);
-    if (p == pending_.end()) return;
-    if (auto l = links_.find(p->second.who); l != links_.end() && l->second.id == p->second.link)
-      l->second.rids.erase(n);
-    finish(std::move(p->second.handler), {errc::gateway_timeout, 0, {}});
-    pending_.erase(p);
-  });
+  // Built in place: Asio 1.81's any_completion_handler move assignment copies from an lvalue,
+  // i.e. wraps the handler in a new one, endlessly. Move construction is fine.
+  auto& p = pending_
+                .try_emplace(n, pending_call{&entry, entry.id, std::move(handler),
+                                             clock::now() + call.response_timeout,
+                                             call.response_timeout, nullptr, nullptr, n})
+                .first->second;
+  auto& q = deadlines_[p.timeout];
+  p.prev = q.tail;
+  (q.tail ? q.tail->next : q.head) = &p;
+  q.tail = &p;
+  entry.rids.push_back(n);
+  if (p.deadline < sweep_at_) arm_sweep();
   entry.link->deliver(std::move(request));
+}
+
+void local_router::unlink_deadline(pending_call& p) {
+  auto q = deadlines_.find(p.timeout);
+  if (q == deadlines_.end()) return;
+  (p.prev ? p.prev->next : q->second.head) = p.next;
+  (p.next ? p.next->prev : q->second.tail) = p.prev;
+  p.prev = p.next = nullptr;
+  // An empty queue stays: timeouts are few distinct values, and the next call reuses it.
+}
+
+void local_router::arm_sweep() {
+  auto earliest = clock::time_point::max();
+  for (auto& [timeout, q] : deadlines_)
+    if (q.head) earliest = std::min(earliest, q.head->deadline);
+  if (earliest == sweep_at_) return;
+  sweep_at_ = earliest;
+  if (earliest == clock::time_point::max()) {
+    sweep_timer_.cancel();
+    return;
+  }
+  sweep_timer_.expires_at(earliest);  // cancels the wait for the later deadline, if any
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // re-armed for an earlier deadline, or the router is going away
+    sweep();
+  });
+}
+
+void local_router::sweep() {
+  const auto now = clock::now();
+  sweep_at_ = clock::time_point::max();  // the wait that ran this has completed
+  for (auto& [timeout, q] : deadlines_) {
+    while (q.head && q.head->deadline <= now) {
+      auto& p = *q.head;
+      unlink_deadline(p);
+      auto& rids = p.entry->rids;
+      rids.erase(std::find(rids.begin(), rids.end(), p.number));
+      auto handler = std::move(p.handler);
+      pending_.erase(p.number);
+      finish(std::move(handler), {errc::gateway_timeout, 0, {}});
+    }
+  }
+  arm_sweep();
 }
 
 void local_router::revoke(const identity_key& who) {
@@ -177,11 +221,12 @@ std::size_t local_router::shut_down(errc reason) {
   links_.clear();
   link_owner_.clear();
   for (auto& [n, p] : pending_) {  // none should be left without a link; answer them anyway
-    p.deadline.cancel();
     finish(std::move(p.handler), {reason, 0, {}});
     ++ended;
   }
   pending_.clear();
+  deadlines_.clear();
+  arm_sweep();
   return ended;
 }
 
@@ -218,11 +263,12 @@ void local_router::fail_pending_of(link_entry& entry, errc reason) {
   for (auto n : entry.rids) {
     auto p = pending_.find(n);
     if (p == pending_.end()) continue;
-    p->second.deadline.cancel();
+    unlink_deadline(p->second);
     finish(std::move(p->second.handler), {reason, 0, {}});
     pending_.erase(p);
   }
   entry.rids.clear();
+  // The sweep timer may now be armed for a call that is gone; it finds nothing due and re-arms.
 }
 
 void local_router::on_link_down(link_id id, errc reason) {
@@ -241,9 +287,9 @@ void local_router::on_response(link_id id, const std::string& rid, int status,
   if (!n) return;
   auto p = pending_.find(*n);
   if (p == pending_.end() || p->second.link != id) return;  // late, unknown, or not this link's
-  p->second.deadline.cancel();
-  if (auto l = links_.find(p->second.who); l != links_.end() && l->second.id == id)
-    l->second.rids.erase(*n);
+  unlink_deadline(p->second);
+  auto& rids = p->second.entry->rids;
+  rids.erase(std::find(rids.begin(), rids.end(), *n));
   finish(std::move(p->second.handler), {errc::ok, status, std::move(payload)});
   pending_.erase(p);
 }

@@ -6,12 +6,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
+#include <vector>
 
 #include "cluster/router.hpp"
 #include "core/presence.hpp"
@@ -56,17 +58,33 @@ class local_router final : public router, public presence {
   std::size_t inflight_calls() const noexcept { return pending_.size() + waiters_.size(); }
 
  private:
+  using clock = std::chrono::steady_clock;
+
   struct link_entry {
     link_id id = 0;
     std::shared_ptr<device_link> link;
     bool subscribed = false;
-    std::unordered_set<std::uint64_t> rids;  // calls pending on this link
+    // Calls pending on this link: at most max_inflight_per_device, usually one or none.
+    std::vector<std::uint64_t> rids;
   };
+  // A delivered call waiting for its answer. It sits in pending_ (by request number) and in the
+  // deadline queue of its response timeout, which it leaves when answered.
   struct pending_call {
-    identity_key who;
+    link_entry* entry = nullptr;  // the link's entry; failed before that entry is erased
     link_id link = 0;
     invoke_handler handler;
-    boost::asio::steady_timer deadline;
+    clock::time_point deadline;
+    std::chrono::seconds timeout{};
+    pending_call* prev = nullptr;  // neighbours in the deadline queue of `timeout`
+    pending_call* next = nullptr;
+    std::uint64_t number = 0;
+  };
+  // Pending calls with the same response timeout expire in the order they were delivered, so a
+  // FIFO per timeout value is sorted by deadline, and one timer armed for the earliest head
+  // serves them all: no timer, timer-queue entry or cancellation per call.
+  struct deadline_queue {
+    pending_call* head = nullptr;
+    pending_call* tail = nullptr;
   };
   struct waiter {
     invoke_request call;
@@ -82,12 +100,18 @@ class local_router final : public router, public presence {
   void wake_waiters(const identity_key& who);
   void finish(invoke_handler handler, invoke_result result);
   void fail_pending_of(link_entry& entry, errc reason);
+  void unlink_deadline(pending_call& p);
+  void arm_sweep();
+  void sweep();
 
   strand_type core_;
   limits limits_;
   std::unordered_map<identity_key, link_entry, identity_key_hash> links_;
   std::unordered_map<link_id, identity_key> link_owner_;
-  std::unordered_map<std::uint64_t, pending_call> pending_;
+  std::unordered_map<std::uint64_t, pending_call> pending_;   // nodes: stable addresses
+  std::map<std::chrono::seconds, deadline_queue> deadlines_;  // by response timeout
+  boost::asio::steady_timer sweep_timer_;
+  clock::time_point sweep_at_ = clock::time_point::max();  // when sweep_timer_ fires; max: idle
   // Calls waiting for a listening link, by waiter number. Timers find their waiter by number, never
   // by pointer: a timer that has already fired can still run after the waiter was woken.
   std::unordered_map<std::uint64_t, waiter> waiters_;
