@@ -21,7 +21,7 @@ struct http_request {
 struct http_response {
   unsigned status = 200;
   std::string body;
-  std::string content_type = "application/json; charset=utf-8";
+  std::string_view content_type = "application/json; charset=utf-8";  // a literal: never owned
   std::vector<std::pair<std::string, std::string>> headers;
 };
 

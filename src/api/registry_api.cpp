@@ -171,7 +171,7 @@ asio::awaitable<http_response> remove(const http_request& req, const identity_ke
     case write_result::ok: {
       http_response res;
       res.status = 204;
-      res.content_type.clear();
+      res.content_type = {};
       co_return res;
     }
     case write_result::not_found:

@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -14,6 +15,7 @@
 
 #include "api/error_response.hpp"
 #include "transport/amqp_websocket.hpp"
+#include "transport/http_response_writer.hpp"
 #include "transport/mqtt_session.hpp"
 #include "transport/websocket_upgrade.hpp"
 
@@ -35,25 +37,13 @@ beast::tcp_stream& lowest(beast::ssl_stream<beast::tcp_stream>& s) {
   return beast::get_lowest_layer(s);
 }
 
-http::response<http::string_body> to_beast(api::http_response&& r, unsigned version,
-                                           bool keep_alive) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-  res.set(http::field::server, "methodhub");
-  if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
-  for (auto& [name, value] : r.headers) res.set(name, value);
-  res.body() = std::move(r.body);
-  res.keep_alive(keep_alive);
-  res.prepare_payload();
-  return res;
-}
-
 template <class Stream>
 asio::awaitable<void> write_response(Stream& stream, api::http_response r, unsigned version,
                                      bool keep_alive, const http_limits& limits,
                                      beast::error_code& ec) {
-  auto res = to_beast(std::move(r), version, keep_alive);
+  const auto bytes = serialize_response(r, version, keep_alive);
   lowest(stream).expires_after(limits.write_timeout);
-  std::tie(ec, std::ignore) = co_await http::async_write(stream, res, use_nothrow);
+  std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(bytes), use_nothrow);
 }
 
 // After an early error answer the client may still be sending a body we refused to read. Closing
