@@ -16,6 +16,7 @@ struct http_request {
   std::string if_match;       // If-Match header value as received, "" when absent
   std::string request_id;     // Request-Id header value, "" when absent
   std::string body;
+  std::string_view policy;  // set once authorized: the caller's policy (a view into the hub's set)
 };
 
 struct http_response {

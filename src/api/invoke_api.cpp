@@ -7,7 +7,6 @@
 #include "api/handlers.hpp"
 #include "api/invoke_body.hpp"
 #include "api/invoke_result_json.hpp"
-#include "codec/sas/sas_token.hpp"
 
 namespace hub::api {
 
@@ -26,8 +25,7 @@ asio::awaitable<http_response> handle_invoke(const http_request& req, const iden
   call.payload.assign(body.payload);
   call.response_timeout = std::chrono::seconds(body.response_timeout_s);
   call.connect_timeout = std::chrono::seconds(body.connect_timeout_s);
-  // The caller was authorized by a policy token, so it parses and names the policy.
-  if (auto token = codec::sas::parse_token(req.authorization)) call.policy = std::move(token->skn);
+  call.policy = req.policy;
 
   auto result = co_await svc.invoker.async_invoke(std::move(call), asio::use_awaitable);
   if (result.ec != errc::ok) co_return error_response(result.ec);

@@ -18,11 +18,16 @@ std::int64_t now_seconds(const services& svc) {
       .count();
 }
 
-errc authorize(const http_request& req, unsigned rights, const services& svc) {
+// On success, names the caller's policy in `req.policy`.
+errc authorize(http_request& req, unsigned rights, const services& svc) {
   auto now = now_seconds(svc);
-  return svc.verified_tokens
-             ? svc.verified_tokens->authorize(req.authorization, rights, svc.policies, now)
-             : authorize_service(req.authorization, rights, svc.policies, now);
+  if (svc.verified_tokens)
+    return svc.verified_tokens->authorize(req.authorization, rights, svc.policies, now,
+                                          &req.policy);
+  auto grant = verify_service_token(req.authorization, svc.policies, now);
+  if (!grant || (grant->rights & rights) != rights) return errc::unauthorized;
+  req.policy = grant->policy;
+  return errc::ok;
 }
 
 // The rights each route needs (DOC-SAS; spec/protocol.md §2.4).

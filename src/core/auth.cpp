@@ -267,7 +267,7 @@ std::optional<service_grant> verify_service_token(std::string_view authorization
   if (policy == nullptr) return std::nullopt;
   if (!sr_covers(token->sr, policies, {})) return std::nullopt;
   if (!signed_by(*token, policy->primary_key, policy->secondary_key)) return std::nullopt;
-  return service_grant{policy->rights, token_valid_until(token->se)};
+  return service_grant{policy->rights, token_valid_until(token->se), policy->name};
 }
 
 errc authorize_service(std::string_view authorization_header_value, unsigned required_rights,

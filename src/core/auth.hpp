@@ -81,10 +81,12 @@ errc authorize_service(std::string_view authorization_header_value, unsigned req
                        const policy_set& policies, std::int64_t now_unix);
 
 /// What a verified service token grants: its policy's rights, until `valid_until` (unix seconds,
-/// `se` plus the skew allowance).
+/// `se` plus the skew allowance). `policy` is the policy's name, a view into the policy_set that
+/// verified the token (valid as long as that set).
 struct service_grant {
   unsigned rights = 0;
   std::int64_t valid_until = 0;
+  std::string_view policy;
 };
 
 /// The checks of authorize_service except the rights: the token parses, names a policy, covers

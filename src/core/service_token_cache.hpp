@@ -27,9 +27,11 @@ class service_token_cache {
   explicit service_token_cache(std::size_t capacity = 1024) : capacity_(capacity) {}
 
   /// authorize_service's answer for the header, from the cache when the token was verified
-  /// before and is still valid at `now_unix`.
+  /// before and is still valid at `now_unix`. On errc::ok, `*policy` (when given) names the
+  /// token's policy (a view into `policies`).
   errc authorize(std::string_view authorization_header_value, unsigned required_rights,
-                 const policy_set& policies, std::int64_t now_unix);
+                 const policy_set& policies, std::int64_t now_unix,
+                 std::string_view* policy = nullptr);
 
   std::size_t size() const {
     std::lock_guard lock(mutex_);

@@ -60,6 +60,20 @@ TEST_F(ServiceTokenCache, RightsAreCheckedOnEveryHit) {
   EXPECT_EQ(cache.authorize(t, registry_write, policies_, now), errc::unauthorized);
 }
 
+// The invoker throttles by policy: the cache names the caller's policy, verified or cached.
+TEST_F(ServiceTokenCache, NamesThePolicyOfAnAuthorizedToken) {
+  service_token_cache cache;
+  const auto t = token("registryRead", key2_, now + 3600);
+  for (int round = 0; round < 2; ++round) {
+    std::string_view policy;
+    EXPECT_EQ(cache.authorize(t, registry_read, policies_, now, &policy), errc::ok);
+    EXPECT_EQ(policy, "registryRead") << "round " << round;
+  }
+  std::string_view untouched = "-";
+  EXPECT_EQ(cache.authorize(t, service_connect, policies_, now, &untouched), errc::unauthorized);
+  EXPECT_EQ(untouched, "-");
+}
+
 TEST_F(ServiceTokenCache, StaysWithinItsCapacity) {
   service_token_cache cache(4);
   for (int i = 0; i < 10; ++i) {
