@@ -46,6 +46,23 @@ asio::awaitable<void> write_response(Stream& stream, api::http_response r, unsig
   std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(bytes), use_nothrow);
 }
 
+// Feeds `parser` what `buffer` already holds, up to the end of the header (or, with
+// `whole_message`, of the message). A small request usually arrives in one segment: parsing it in
+// place spares the asynchronous header and body reads, each a composed operation with a timer.
+// Running out of bytes is not an error; the parser's own errors are the ones Beast's reads give.
+beast::error_code parse_buffered(http::request_parser<http::string_body>& parser,
+                                 beast::flat_buffer& buffer, bool whole_message) {
+  beast::error_code ec;
+  parser.eager(whole_message);
+  while (buffer.size() > 0 && !(whole_message ? parser.is_done() : parser.is_header_done())) {
+    const auto n = parser.put(buffer.data(), ec);
+    buffer.consume(n);
+    if (ec == http::error::need_more) return {};
+    if (ec || n == 0) break;
+  }
+  return ec;
+}
+
 // After an early error answer the client may still be sending a body we refused to read. Closing
 // at once would reset the connection under its feet and it might never see our answer, so read
 // and discard for a short, bounded while first (a "lingering close", as nginx does).
@@ -135,7 +152,10 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     }
     first = false;
     lowest(stream).expires_after(limits.read_timeout);
-    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+    auto ec = parse_buffered(parser, buffer, false);
+    std::size_t n = 0;
+    if (!ec && !parser.is_header_done())
+      std::tie(ec, n) = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
     if (ec == http::error::header_limit) {
       co_await refuse(stream,
                       api::error_response(errc::argument_invalid, "Request headers too large."), 11,
@@ -175,7 +195,9 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
       std::tie(ec, n) = co_await http::async_write(stream, cont, use_nothrow);
       if (ec) co_return false;
     }
-    std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_nothrow);
+    if (!parser.is_done()) ec = parse_buffered(parser, buffer, true);
+    if (!ec && !parser.is_done())
+      std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_nothrow);
     if (ec == http::error::body_limit) {
       co_await refuse(stream, api::error_response(errc::message_too_large), version, limits);
       co_return false;

@@ -343,6 +343,59 @@ class HttpLimitsTest(LimitCase):
         self.assertTrue(closed_by_peer(s), "an idle keep-alive connection stayed open")
 
 
+class HttpFramingTest(LimitCase):
+    """Requests the hub parses from what it has already read, and requests it must read more for."""
+
+    def read_answers(self, s, count):
+        """Reads `count` HTTP answers (each with Content-Length) off `s`: [(status line, body)]."""
+        data, answers = b"", []
+        while len(answers) < count:
+            head_end = data.find(b"\r\n\r\n")
+            if head_end >= 0:
+                head = data[:head_end].decode()
+                length = int(re.search(r"(?im)^content-length: *(\d+)", head).group(1))
+                if len(data) >= head_end + 4 + length:
+                    answers.append((head.split("\r\n")[0], data[head_end + 4:head_end + 4 + length]))
+                    data = data[head_end + 4 + length:]
+                    continue
+            chunk = s.recv(65536)
+            self.assertTrue(chunk, f"closed after {len(answers)} of {count} answers")
+            data += chunk
+        return answers
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        self.start_hub()
+        s = self.tcp("http")
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                  b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                  b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}")
+        answers = self.read_answers(s, 3)
+        self.assertEqual([a[0] for a in answers],
+                         ["HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found", "HTTP/1.1 200 OK"])
+        self.assertEqual(answers[0][1], b'{"status":"ok"}')
+
+    def test_expect_100_continue_then_the_body(self):
+        """The body arrives only after the hub's 100 Continue: read after the header was parsed."""
+        self.start_hub()
+        device_id = new_id()
+        body = json.dumps({"deviceId": device_id}).encode()
+        s = self.tcp("http")
+        s.sendall(f"PUT /devices/{device_id}?api-version=2021-04-12 HTTP/1.1\r\n"
+                  f"Host: localhost\r\nAuthorization: {self.hub.token()}\r\n"
+                  f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                  f"Expect: 100-continue\r\n\r\n".encode())
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            chunk = s.recv(4096)
+            self.assertTrue(chunk, "closed before 100 Continue")
+            interim += chunk
+        self.assertTrue(interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim)
+        s.sendall(body)
+        [(status, answer)] = self.read_answers(s, 1)
+        self.assertEqual(status, "HTTP/1.1 200 OK", answer)
+        self.assertEqual(json.loads(answer)["deviceId"], device_id)
+
+
 class ProtocolSizeLimitsTest(LimitCase):
     def test_max_mqtt_packet(self):
         self.start_hub("--max-mqtt-packet", "1024")
