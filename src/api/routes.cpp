@@ -1,5 +1,6 @@
 #include "api/routes.hpp"
 
+#include <array>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
@@ -52,16 +53,18 @@ std::optional<route> match_route(std::string_view method, std::string_view targe
     api_version = std::string((*it).value);
 
   // Each segment is percent-decoded exactly once and `+` stays `+` (spec/protocol.md §1.1).
-  std::vector<std::string> seg;
+  // No route has more than 5 segments (plus a trailing empty one): more than 9 match nothing.
+  // A fixed array, not a vector: no allocation per request for the segment list.
+  std::array<std::string, 9> seg;
+  std::size_t n = 0;
   for (auto s : url.encoded_segments()) {
-    if (seg.size() > 8) return std::nullopt;
-    seg.push_back(s.decode());
+    if (n == seg.size()) return std::nullopt;
+    seg[n++] = s.decode();
   }
   // An optional trailing `/` (DOC-DM shows `/methods/`) leaves an empty last segment.
-  if (!seg.empty() && seg.back().empty()) seg.pop_back();
+  if (n > 0 && seg[n - 1].empty()) --n;
 
   route r;
-  auto n = seg.size();
   if (n == 1 && seg[0] == "healthz") {
     r.kind = route_kind::health;
   } else if (n == 1 && seg[0] == "metrics") {
@@ -71,23 +74,23 @@ std::optional<route> match_route(std::string_view method, std::string_view targe
       r.kind = route_kind::device_list;
     } else if (n == 2) {
       r.kind = route_kind::device;
-      r.key.device_id = seg[1];
+      r.key.device_id = std::move(seg[1]);
     } else if (n == 3 && seg[2] == "modules") {
       r.kind = route_kind::module_list;
-      r.key.device_id = seg[1];
+      r.key.device_id = std::move(seg[1]);
     } else if (n == 4 && seg[2] == "modules") {
       r.kind = route_kind::module;
-      r.key = {seg[1], seg[3]};
+      r.key = {std::move(seg[1]), std::move(seg[3])};
     } else {
       return std::nullopt;
     }
   } else if (n >= 1 && seg[0] == "twins") {
     if (n == 3 && seg[2] == "methods") {
       r.kind = route_kind::invoke_device;
-      r.key.device_id = seg[1];
+      r.key.device_id = std::move(seg[1]);
     } else if (n == 5 && seg[2] == "modules" && seg[4] == "methods") {
       r.kind = route_kind::invoke_module;
-      r.key = {seg[1], seg[3]};
+      r.key = {std::move(seg[1]), std::move(seg[3])};
     } else {
       return std::nullopt;
     }

@@ -444,6 +444,7 @@ std::optional<std::vector<member>> object_members(std::string_view text, scan_er
     if (!s.finish()) return std::nullopt;
     return members;
   }
+  members.reserve(8);  // one allocation for the usual handful of members
   for (;;) {
     const byte* key_at = s.pos();
     if (!s.scan_key_colon()) return std::nullopt;
