@@ -10,6 +10,7 @@ all are bound, and the harness polls for that file with a deadline.
 """
 
 import base64
+import concurrent.futures
 import hashlib
 import hmac
 import http.client
@@ -22,7 +23,9 @@ import ssl
 import subprocess
 import tempfile
 import time
+import unittest
 import urllib.parse
+import uuid
 
 API_VERSION = "2021-04-12"
 STARTUP_DEADLINE_S = 60.0
@@ -68,6 +71,11 @@ def sas_token(resource, key_b64, policy=None, ttl_s=3600, expiry=None):
     if policy is not None:
         token += f"&skn={policy}"
     return token
+
+
+def new_id(prefix="dev", hex_digits=10):
+    """A fresh identity id: `prefix`, a dash and random hex digits."""
+    return f"{prefix}-{uuid.uuid4().hex[:hex_digits]}"
 
 
 def random_key(nbytes=32):
@@ -266,6 +274,39 @@ class Hub:
         `api_version`: appended as a query parameter unless None."""
         with self.https(timeout_s) as conn:
             return conn.request(method, path, body, headers, token, api_version)
+
+
+class SharedHubCase(unittest.TestCase):
+    """One hub for a whole test class: started in setUpClass with `Hub(extra_args=base_args +
+    hub_args, **hub_kwargs)` (subclasses set `hub_args` for their own flags), stopped in
+    tearDownClass. With `pool_workers`, `cls.pool` is a thread pool for concurrent clients."""
+
+    base_args = []
+    hub_args = []
+    hub_kwargs = {}
+    pool_workers = 0
+    hub = None
+    pool = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.hub = Hub(extra_args=list(cls.base_args) + list(cls.hub_args), **cls.hub_kwargs)
+        try:
+            cls.hub.start()
+        except BaseException:
+            cls.hub.cleanup()
+            raise
+        if cls.pool_workers:
+            cls.pool = concurrent.futures.ThreadPoolExecutor(max_workers=cls.pool_workers)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.pool:
+            cls.pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            cls.hub.stop()
+        finally:
+            cls.hub.cleanup()
 
 
 class _HTTPSConnection(http.client.HTTPSConnection):

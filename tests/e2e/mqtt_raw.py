@@ -172,6 +172,13 @@ class RawClient:
             raw.close()
             raise
 
+    @classmethod
+    def to_hub(cls, hub, tls=False):
+        """A connection to `hub`'s MQTT listener: plain TCP (`mqtt`) or MQTTS (`mqtts`)."""
+        if tls:
+            return cls.tls(hub.ca_path, hub.port("mqtts"))
+        return cls.tcp("127.0.0.1", hub.port("mqtt"))
+
     def close(self):
         try:
             self.sock.close()

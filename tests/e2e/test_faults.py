@@ -17,7 +17,6 @@
 The official-SDK restart test lives in tests/compat/restart.test.js; the soak in bench/soak.
 """
 
-import concurrent.futures
 import json
 import resource
 import signal
@@ -26,20 +25,16 @@ import sqlite3
 import threading
 import time
 import unittest
-import uuid
 
 from proton import Collector, Connection, Endpoint, Message, Transport
 
-from hub import Hub, mqtt_client_id, mqtt_username, random_key, url_encode, wait_for
+from hub import (Hub, SharedHubCase, mqtt_client_id, mqtt_username, new_id, random_key,
+                 url_encode, wait_for)
 from mqtt_raw import METHODS_FILTER, Device, RawClient
 from test_amqp import Client as AmqpClient
 
 DEADLINE_S = 15.0
 AMQP_IDLE_TIMEOUT_S = 3
-
-
-def new_id(prefix="fault"):
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def error_code(r):
@@ -58,31 +53,14 @@ def metrics(hub):
     return out
 
 
-class FaultCase(unittest.TestCase):
+class FaultCase(SharedHubCase):
     hub_args = ["--mqtt-tcp-port", "0", "--amqp-tcp-port", "0",
                 "--amqp-idle-timeout", str(AMQP_IDLE_TIMEOUT_S)]
-
-    @classmethod
-    def setUpClass(cls):
-        cls.hub = Hub(extra_args=cls.hub_args)
-        try:
-            cls.hub.start()
-        except BaseException:
-            cls.hub.cleanup()
-            raise
-        cls.pool = concurrent.futures.ThreadPoolExecutor(max_workers=32)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pool.shutdown(wait=False, cancel_futures=True)
-        try:
-            cls.hub.stop()
-        finally:
-            cls.hub.cleanup()
+    pool_workers = 32
 
     # helpers -----------------------------------------------------------------------------------
     def new_device(self):
-        device_id = new_id()
+        device_id = new_id("fault")
         d = self.hub.create_device(device_id)
         return device_id, d["authentication"]["symmetricKey"]["primaryKey"]
 
@@ -398,7 +376,7 @@ class DiskFullTest(FaultCase):
         self.addCleanup(self.set_file_size_limit, resource.RLIM_INFINITY)
         self.set_file_size_limit(0)
 
-        fresh = new_id()
+        fresh = new_id("fault")
         for attempt in ("create", "update", "delete"):
             with self.subTest(attempt):
                 if attempt == "create":

@@ -12,7 +12,7 @@ import time
 import unittest
 import uuid
 
-from hub import Hub, Response, mqtt_client_id, mqtt_username, sas_token, url_encode, wait_for
+from hub import Hub, Response, SharedHubCase, new_id, mqtt_client_id, mqtt_username, sas_token, url_encode, wait_for
 from mqtt_raw import METHODS_FILTER, PINGREQ_PACKET, PINGRESP, Device, RawClient, publish_packet
 
 ERROR_NAMES = {
@@ -32,37 +32,15 @@ HEX_RID = re.compile(r"^[0-9a-fA-F]+$")
 EXTRA_PORTS = ["--mqtt-tcp-port", "0", "--http-port", "0"]
 
 
-def new_id(prefix="dev"):
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
 def body_of(**fields):
     return json.dumps(fields)
 
 
-class HubCase(unittest.TestCase):
+class HubCase(SharedHubCase):
     """Starts one hub per test class; helpers to create, connect and call devices."""
 
-    hub_args = []
-    hub = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.hub = Hub(extra_args=EXTRA_PORTS + list(cls.hub_args))
-        try:
-            cls.hub.start()
-        except BaseException:
-            cls.hub.cleanup()
-            raise
-        cls.pool = concurrent.futures.ThreadPoolExecutor(max_workers=24)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pool.shutdown(wait=False, cancel_futures=True)
-        try:
-            cls.hub.stop()
-        finally:
-            cls.hub.cleanup()
+    base_args = EXTRA_PORTS
+    pool_workers = 24
 
     # --- identities and devices ------------------------------------------------------------------
 
@@ -77,10 +55,7 @@ class HubCase(unittest.TestCase):
         return device_id, key
 
     def raw_client(self, tls=False):
-        if tls:
-            c = RawClient.tls(self.hub.ca_path, self.hub.port("mqtts"))
-        else:
-            c = RawClient.tcp("127.0.0.1", self.hub.port("mqtt"))
+        c = RawClient.to_hub(self.hub, tls)
         self.addCleanup(c.close)
         return c
 

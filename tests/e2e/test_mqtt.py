@@ -4,7 +4,6 @@ Clients: paho-mqtt 1.6 (Debian's python3-paho-mqtt) over TLS, the raw client of 
 plain TCP and TLS, and mosquitto_sub / mosquitto_pub.
 """
 
-import concurrent.futures
 import json
 import queue
 import shutil
@@ -13,42 +12,19 @@ import subprocess
 import threading
 import time
 import unittest
-import uuid
 
 import paho.mqtt.client as paho
 
-from hub import Hub, mqtt_client_id, mqtt_username, random_key, wait_for
+from hub import Hub, SharedHubCase, mqtt_client_id, new_id, mqtt_username, random_key, wait_for
 from mqtt_raw import (METHODS_FILTER, PINGRESP, PUBACK, PUBLISH, Closed, Device, RawClient,
                       packet, publish_packet, subscribe_packet, varint)
 
 EXTRA_PORTS = ["--mqtt-tcp-port", "0", "--http-port", "0"]
 
 
-def new_id(prefix="dev"):
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-class MqttCase(unittest.TestCase):
-    hub_args = []
-    hub = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.hub = Hub(extra_args=EXTRA_PORTS + list(cls.hub_args))
-        try:
-            cls.hub.start()
-        except BaseException:
-            cls.hub.cleanup()
-            raise
-        cls.pool = concurrent.futures.ThreadPoolExecutor(max_workers=8)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pool.shutdown(wait=False, cancel_futures=True)
-        try:
-            cls.hub.stop()
-        finally:
-            cls.hub.cleanup()
+class MqttCase(SharedHubCase):
+    base_args = EXTRA_PORTS
+    pool_workers = 8
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -64,10 +40,7 @@ class MqttCase(unittest.TestCase):
         return self.hub.device_token(device_id, key, **kw)
 
     def raw(self, tls=False):
-        if tls:
-            c = RawClient.tls(self.hub.ca_path, self.hub.port("mqtts"))
-        else:
-            c = RawClient.tcp("127.0.0.1", self.hub.port("mqtt"))
+        c = RawClient.to_hub(self.hub, tls)
         self.addCleanup(c.close)
         return c
 

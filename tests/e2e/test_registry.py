@@ -8,7 +8,8 @@ import time
 import unittest
 import uuid
 
-from hub import Hub, Response, random_key, sas_token, url_encode
+import hub
+from hub import Response, SharedHubCase, random_key, sas_token, url_encode
 
 ERROR_NAMES = {
     400001: "InvalidProtocolVersion",
@@ -25,31 +26,14 @@ ERROR_NAMES = {
 
 
 def new_id(prefix="dev"):
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+    return hub.new_id(prefix, hex_digits=12)
 
 
 def key_bytes(b64):
     return len(base64.b64decode(b64, validate=True))
 
 
-class RegistryTest(unittest.TestCase):
-    hub = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.hub = Hub()
-        try:
-            cls.hub.start()
-        except BaseException:
-            cls.hub.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.hub.stop()
-        finally:
-            cls.hub.cleanup()
+class RegistryTest(SharedHubCase):
 
     # --- helpers --------------------------------------------------------------------------------
 

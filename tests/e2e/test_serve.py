@@ -12,7 +12,7 @@ import tempfile
 import unittest
 import uuid
 
-from hub import Hub, binary, wait_for
+from hub import Hub, SharedHubCase, binary, wait_for
 
 POLICY_RIGHTS = {
     "iothubowner": {"RegistryRead", "RegistryWrite", "ServiceConnect", "DeviceConnect"},
@@ -36,26 +36,11 @@ def read(path, binary_mode=False):
         return f.read()
 
 
-class FirstStartTest(unittest.TestCase):
+class FirstStartTest(SharedHubCase):
     """One hub started on an empty data directory, with a host name that is not localhost."""
 
     hostname = "methodhub.test.lan"
-
-    @classmethod
-    def setUpClass(cls):
-        cls.hub = Hub(hostname=cls.hostname)
-        try:
-            cls.hub.start()
-        except BaseException:
-            cls.hub.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.hub.stop()
-        finally:
-            cls.hub.cleanup()
+    hub_kwargs = {"hostname": hostname}
 
     def test_listening_json(self):
         info = self.hub.listening
