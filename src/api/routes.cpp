@@ -1,12 +1,11 @@
 #include "api/routes.hpp"
 
-#include <array>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/url/parse.hpp>
 #include <chrono>
 
 #include "api/error_response.hpp"
 #include "api/handlers.hpp"
+#include "api/request_target.hpp"
 
 namespace hub::api {
 
@@ -43,24 +42,16 @@ unsigned rights_for(route_kind kind, std::string_view method) {
 std::optional<route> match_route(std::string_view method, std::string_view target,
                                  std::string& api_version, bool& bad_target) {
   bad_target = false;
-  auto parsed = boost::urls::parse_origin_form(target);
+  auto parsed = parse_request_target(target);
   if (!parsed) {
     bad_target = true;
     return std::nullopt;
   }
-  const auto& url = *parsed;
-  if (auto it = url.params().find("api-version"); it != url.params().end() && (*it).has_value)
-    api_version = std::string((*it).value);
-
   // Each segment is percent-decoded exactly once and `+` stays `+` (spec/protocol.md §1.1).
-  // No route has more than 5 segments (plus a trailing empty one): more than 9 match nothing.
-  // A fixed array, not a vector: no allocation per request for the segment list.
-  std::array<std::string, 9> seg;
-  std::size_t n = 0;
-  for (auto s : url.encoded_segments()) {
-    if (n == seg.size()) return std::nullopt;
-    seg[n++] = s.decode();
-  }
+  if (parsed->too_many) return std::nullopt;  // no route is that deep
+  auto& seg = parsed->segments;
+  std::size_t n = parsed->count;
+  api_version = std::move(parsed->api_version);
   // An optional trailing `/` (DOC-DM shows `/methods/`) leaves an empty last segment.
   if (n > 0 && seg[n - 1].empty()) --n;
 
