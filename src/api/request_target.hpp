@@ -2,9 +2,9 @@
 // The request target of a REST call (RFC 9112 §3.2.1 origin-form: absolute-path ["?" query]),
 // split into what routing needs: the path segments, each percent-decoded exactly once (`+` stays
 // `+`, spec/protocol.md §1.1), and the api-version query parameter. Written for the hot path:
-// one pass, no allocation beyond the decoded strings (issue 6: Boost.URL's parse, segment and
-// parameter views cost ~5 800 instructions per call). fuzz/route_fuzz checks it against
-// Boost.URL's parse_origin_form.
+// linear (a validating pass, then a splitting one), no allocation beyond the decoded strings
+// (issue 6: Boost.URL's parse, segment and parameter views cost ~5 800 instructions per call).
+// fuzz/route_fuzz checks it against Boost.URL's parse_origin_form.
 
 #include <array>
 #include <cstddef>
