@@ -38,12 +38,20 @@ bool valid(std::string_view s, std::string_view extra) {
 void decode(std::string_view s, bool plus_is_space, std::string& out) {
   out.clear();
   out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%') {
-      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
-      i += 2;
+  // Runs without an escape are appended whole: a byte at a time cost ~1.4k instructions per
+  // invoke (issue 6), most targets having no escape at all.
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t next = i;
+    while (next < s.size() && s[next] != '%' && !(plus_is_space && s[next] == '+')) ++next;
+    out.append(s.substr(i, next - i));
+    if (next == s.size()) break;
+    if (s[next] == '%') {
+      out.push_back(static_cast<char>(hex_value(s[next + 1]) * 16 + hex_value(s[next + 2])));
+      i = next + 3;
     } else {
-      out.push_back(plus_is_space && s[i] == '+' ? ' ' : s[i]);
+      out.push_back(' ');
+      i = next + 1;
     }
   }
 }
