@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -15,6 +16,7 @@
 
 #include "api/error_response.hpp"
 #include "transport/amqp_websocket.hpp"
+#include "transport/connection_deadline.hpp"
 #include "transport/http_response_writer.hpp"
 #include "transport/mqtt_session.hpp"
 #include "transport/websocket_upgrade.hpp"
@@ -38,11 +40,11 @@ beast::tcp_stream& lowest(beast::ssl_stream<beast::tcp_stream>& s) {
 }
 
 template <class Stream>
-asio::awaitable<void> write_response(Stream& stream, api::http_response r, unsigned version,
-                                     bool keep_alive, const http_limits& limits,
-                                     beast::error_code& ec) {
+asio::awaitable<void> write_response(Stream& stream, connection_deadline& deadline,
+                                     api::http_response r, unsigned version, bool keep_alive,
+                                     const http_limits& limits, beast::error_code& ec) {
   const auto bytes = serialize_response(r, version, keep_alive);
-  lowest(stream).expires_after(limits.write_timeout);
+  deadline.expires_after(limits.write_timeout);
   std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(bytes), use_nothrow);
 }
 
@@ -67,11 +69,12 @@ beast::error_code parse_buffered(http::request_parser<http::string_body>& parser
 // at once would reset the connection under its feet and it might never see our answer, so read
 // and discard for a short, bounded while first (a "lingering close", as nginx does).
 template <class Stream>
-asio::awaitable<void> linger(Stream& stream, const http_limits& limits) {
+asio::awaitable<void> linger(Stream& stream, connection_deadline& deadline,
+                             const http_limits& limits) {
   std::array<char, 8192> sink;
   std::size_t total = 0;
   const std::size_t budget = 4 * limits.max_body_bytes + 64 * 1024;
-  lowest(stream).expires_after(std::chrono::seconds(2));
+  deadline.expires_after(std::chrono::seconds(2));
   while (total < budget) {
     auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_nothrow);
     if (ec) break;
@@ -81,21 +84,22 @@ asio::awaitable<void> linger(Stream& stream, const http_limits& limits) {
 
 // Answers with an error and closes, lingering so the client reads the answer.
 template <class Stream>
-asio::awaitable<void> refuse(Stream& stream, api::http_response res, unsigned version,
-                             const http_limits& limits) {
+asio::awaitable<void> refuse(Stream& stream, connection_deadline& deadline, api::http_response res,
+                             unsigned version, const http_limits& limits) {
   beast::error_code wec;
-  co_await write_response(stream, std::move(res), version, false, limits, wec);
-  if (!wec) co_await linger(stream, limits);
+  co_await write_response(stream, deadline, std::move(res), version, false, limits, wec);
+  if (!wec) co_await linger(stream, deadline, limits);
 }
 
 template <class Stream>
-asio::awaitable<bool> upgrade(Stream& stream, http::request<http::string_body> req,
-                              const websocket_heads& heads, const http_limits& limits) {
+asio::awaitable<bool> upgrade(Stream& stream, connection_deadline& deadline,
+                              http::request<http::string_body> req, const websocket_heads& heads,
+                              const http_limits& limits) {
   beast::error_code ec;
   auto fail = [&](std::string_view why) -> asio::awaitable<bool> {
     beast::error_code wec;
-    co_await write_response(stream, api::error_response(errc::argument_invalid, why), req.version(),
-                            false, limits, wec);
+    co_await write_response(stream, deadline, api::error_response(errc::argument_invalid, why),
+                            req.version(), false, limits, wec);
     co_return false;
   };
   auto decision = decide_upgrade(req, heads);
@@ -104,6 +108,7 @@ asio::awaitable<bool> upgrade(Stream& stream, http::request<http::string_body> r
   const auto head = decision.head;
   const auto proto = std::move(decision.subprotocol);
 
+  deadline.stop();  // the socket moves into the WebSocket stream, under Beast's own timeouts
   beast::websocket::stream<Stream> ws(std::move(stream));
   lowest(ws.next_layer()).expires_never();  // the protocol head keeps its own deadlines
   beast::websocket::stream_base::timeout opt{limits.handshake_timeout,
@@ -135,6 +140,13 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
                             const websocket_heads& heads) {
   beast::flat_buffer buffer;
   bool first = true;
+  // The session's deadlines, instead of the tcp_stream's per-operation timers (see
+  // connection_deadline.hpp). Each hot-path deadline is at least the shortest of the three
+  // timeouts away, so none of them re-arms the timer.
+  lowest(stream).expires_never();
+  connection_deadline deadline(
+      lowest(stream).socket(),
+      std::min({limits.read_timeout, limits.write_timeout, limits.idle_timeout}));
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
@@ -145,19 +157,19 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     // read_timeout, however slowly its bytes trickle in (slowloris). One deadline per request:
     // it is not re-armed between the headers and the body.
     if (!first && buffer.size() == 0) {
-      lowest(stream).expires_after(limits.idle_timeout);
+      deadline.expires_after(limits.idle_timeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_nothrow);
       if (ec) co_return false;  // closed by the client, or idle too long
       buffer.commit(n);
     }
     first = false;
-    lowest(stream).expires_after(limits.read_timeout);
+    deadline.expires_after(limits.read_timeout);
     auto ec = parse_buffered(parser, buffer, false);
     std::size_t n = 0;
     if (!ec && !parser.is_header_done())
       std::tie(ec, n) = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
     if (ec == http::error::header_limit) {
-      co_await refuse(stream,
+      co_await refuse(stream, deadline,
                       api::error_response(errc::argument_invalid, "Request headers too large."), 11,
                       limits);
       co_return false;
@@ -165,7 +177,7 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     if (ec == http::error::body_limit) {
       // Beast's parser checks Content-Length against body_limit with the header: refuse the
       // body from its declared length, before any of it is read.
-      co_await refuse(stream,
+      co_await refuse(stream, deadline,
                       api::error_response(errc::message_too_large,
                                           "The request body is larger than " +
                                               std::to_string(limits.max_body_bytes) + " bytes."),
@@ -178,11 +190,12 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
       if (parser.content_length() && *parser.content_length() > 0) {
         beast::error_code wec;
         co_await write_response(
-            stream, api::error_response(errc::argument_invalid, "A WebSocket upgrade has no body."),
+            stream, deadline,
+            api::error_response(errc::argument_invalid, "A WebSocket upgrade has no body."),
             req_header.version(), false, limits, wec);
         co_return false;
       }
-      co_return co_await upgrade(stream, parser.release(), heads, limits);
+      co_return co_await upgrade(stream, deadline, parser.release(), heads, limits);
     }
     const unsigned version = req_header.version();
     bool keep_alive = req_header.keep_alive();
@@ -199,11 +212,12 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     if (!ec && !parser.is_done())
       std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_nothrow);
     if (ec == http::error::body_limit) {
-      co_await refuse(stream, api::error_response(errc::message_too_large), version, limits);
+      co_await refuse(stream, deadline, api::error_response(errc::message_too_large), version,
+                      limits);
       co_return false;
     }
     if (ec) co_return false;
-    lowest(stream).expires_never();  // an invoke may legitimately take connect + response timeouts
+    deadline.expires_never();  // an invoke may legitimately take connect + response timeouts
 
     auto msg = parser.release();
     api::http_request req;
@@ -219,7 +233,7 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
 
     auto res = co_await api::handle_request(std::move(req), svc);
     beast::error_code wec;
-    co_await write_response(stream, std::move(res), version, keep_alive, limits, wec);
+    co_await write_response(stream, deadline, std::move(res), version, keep_alive, limits, wec);
     if (wec || !keep_alive) break;
   }
   beast::error_code ec;
