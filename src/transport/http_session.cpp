@@ -17,6 +17,7 @@
 #include "api/error_response.hpp"
 #include "transport/amqp_websocket.hpp"
 #include "transport/connection_deadline.hpp"
+#include "transport/http_request_parser.hpp"
 #include "transport/http_response_writer.hpp"
 #include "transport/mqtt_session.hpp"
 #include "transport/websocket_upgrade.hpp"
@@ -52,8 +53,8 @@ asio::awaitable<void> write_response(Stream& stream, connection_deadline& deadli
 // `whole_message`, of the message). A small request usually arrives in one segment: parsing it in
 // place spares the asynchronous header and body reads, each a composed operation with a timer.
 // Running out of bytes is not an error; the parser's own errors are the ones Beast's reads give.
-beast::error_code parse_buffered(http::request_parser<http::string_body>& parser,
-                                 beast::flat_buffer& buffer, bool whole_message) {
+beast::error_code parse_buffered(http_request_parser& parser, beast::flat_buffer& buffer,
+                                 bool whole_message) {
   beast::error_code ec;
   parser.eager(whole_message);
   while (buffer.size() > 0 && !(whole_message ? parser.is_done() : parser.is_header_done())) {
@@ -148,7 +149,7 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
       lowest(stream).socket(),
       std::min({limits.read_timeout, limits.write_timeout, limits.idle_timeout}));
   for (;;) {
-    http::request_parser<http::string_body> parser;
+    http_request_parser parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);
 
@@ -185,25 +186,24 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
       co_return false;
     }
     if (ec) co_return false;  // closed, timed out, or garbage: nothing useful to answer
-    auto& req_header = parser.get();
-    if (is_websocket_path(req_header.target())) {
+    if (parser.websocket()) {
       if (parser.content_length() && *parser.content_length() > 0) {
         beast::error_code wec;
         co_await write_response(
             stream, deadline,
             api::error_response(errc::argument_invalid, "A WebSocket upgrade has no body."),
-            req_header.version(), false, limits, wec);
+            parser.version(), false, limits, wec);
         co_return false;
       }
-      co_return co_await upgrade(stream, deadline, parser.release(), heads, limits);
+      co_return co_await upgrade(stream, deadline, std::move(parser.websocket_request()), heads,
+                                 limits);
     }
-    const unsigned version = req_header.version();
-    bool keep_alive = req_header.keep_alive();
+    const unsigned version = parser.version();
+    const bool keep_alive = parser.keep_alive();
 
     // curl and .NET send `Expect: 100-continue` before larger bodies; answer it rather than make
     // them wait out their own timer.
-    if (auto it = req_header.find(http::field::expect);
-        it != req_header.end() && beast::iequals(it->value(), "100-continue")) {
+    if (parser.expects_continue()) {
       http::response<http::empty_body> cont{http::status::continue_, version};
       std::tie(ec, n) = co_await http::async_write(stream, cont, use_nothrow);
       if (ec) co_return false;
@@ -219,19 +219,7 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     if (ec) co_return false;
     deadline.expires_never();  // an invoke may legitimately take connect + response timeouts
 
-    auto msg = parser.release();
-    api::http_request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    if (auto it = msg.find(http::field::authorization); it != msg.end())
-      req.authorization = std::string(it->value());
-    if (auto it = msg.find(http::field::if_match); it != msg.end())
-      req.if_match = std::string(it->value());
-    if (auto it = msg.find("Request-Id"); it != msg.end())
-      req.request_id = std::string(it->value());
-    req.body = std::move(msg.body());
-
-    auto res = co_await api::handle_request(std::move(req), svc);
+    auto res = co_await api::handle_request(std::move(parser.request()), svc);
     beast::error_code wec;
     co_await write_response(stream, deadline, std::move(res), version, keep_alive, limits, wec);
     if (wec || !keep_alive) break;
