@@ -47,7 +47,9 @@ void arm(const std::shared_ptr<connection_deadline::state>& s) {
 }  // namespace
 
 connection_deadline::connection_deadline(asio::ip::tcp::socket& socket, clock::duration granularity)
-    : state_(std::make_shared<state>(socket, std::max(granularity, clock::duration(1)))) {}
+    // At least 1 ms: the timer wakes every `granularity` while a deadline is far or absent.
+    : state_(std::make_shared<state>(
+          socket, std::max<clock::duration>(granularity, std::chrono::milliseconds(1)))) {}
 
 connection_deadline::~connection_deadline() {
   stop();

@@ -21,7 +21,8 @@ class connection_deadline {
   using clock = std::chrono::steady_clock;
 
   /// `socket` must outlive the deadline or be detached with stop() first; both run on the
-  /// socket's executor (a strand), as does the timer.
+  /// socket's executor (a strand), as does the timer. The timer wakes every `granularity` (at
+  /// least 1 ms) while no nearer deadline is set.
   connection_deadline(boost::asio::ip::tcp::socket& socket, clock::duration granularity);
   ~connection_deadline();
   connection_deadline(const connection_deadline&) = delete;
