@@ -51,7 +51,7 @@ asio::awaitable<void> write_response(Stream& stream, connection_deadline& deadli
 
 // Feeds `parser` what `buffer` already holds, up to the end of the header (or, with
 // `whole_message`, of the message). A small request usually arrives in one segment: parsing it in
-// place spares the asynchronous header and body reads, each a composed operation with a timer.
+// place spares the asynchronous header and body reads, each a composed operation.
 // Running out of bytes is not an error; the parser's own errors are the ones Beast's reads give.
 beast::error_code parse_buffered(http_request_parser& parser, beast::flat_buffer& buffer,
                                  bool whole_message) {
