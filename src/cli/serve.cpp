@@ -8,7 +8,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <csignal>
@@ -20,6 +19,7 @@
 
 #include "api/routes.hpp"
 #include "cli/logging.hpp"
+#include "cli/stop_signals.hpp"
 #include "cluster/local/local_router.hpp"
 #include "codec/json/json_scan.hpp"
 #include "core/auth.hpp"
@@ -143,6 +143,7 @@ void warn_if_others_can_access(const fs::path& p, std::string_view what) {
 }  // namespace
 
 int run_serve(const serve_config& cfg) {
+  stop_signals signals;  // first: before any thread is started (the registry's store worker is one)
   setup_logging(cfg.log_format, cfg.log_level);
   const auto open_files = raise_descriptor_limit();
   ignore_file_size_signal();
@@ -288,21 +289,25 @@ int run_serve(const serve_config& cfg) {
   // connection (the SDKs reconnect); give those answers and closes a moment to go out, then stop.
   // A second signal stops at once.
   asio::steady_timer stop_grace(ioc);
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {} received: shutting down", sig);
-    for (auto& l : listeners) l->close();
-    asio::post(core, [&] {
-      auto ended = router.shut_down(errc::service_unavailable);
-      if (ended) spdlog::info("answered or closed {} calls and device links", ended);
-      stop_grace.expires_after(ended ? std::chrono::seconds(1) : std::chrono::seconds(0));
-      stop_grace.async_wait([&](boost::system::error_code) { ioc.stop(); });
-    });
-    signals.async_wait([&](boost::system::error_code again, int) {
-      if (!again) ioc.stop();
+  int signals_received = 0;  // touched only by the signal thread
+  signals.on([&](int sig) {
+    if (++signals_received > 1) return ioc.stop();
+    asio::post(ioc, [&, sig] {
+      spdlog::info("signal {} received: shutting down", sig);
+      for (auto& l : listeners) l->close();
+      asio::post(core, [&] {
+        auto ended = router.shut_down(errc::service_unavailable);
+        if (ended) spdlog::info("answered or closed {} calls and device links", ended);
+        stop_grace.expires_after(ended ? std::chrono::seconds(1) : std::chrono::seconds(0));
+        stop_grace.async_wait([&](boost::system::error_code) { ioc.stop(); });
+      });
     });
   });
+  // The handler refers to this scope's objects: no signal may reach it once they start to go.
+  struct stop_taking_signals {
+    stop_signals& s;
+    ~stop_taking_signals() { s.stop(); }
+  } stop_taking_signals_on_exit{signals};
 
   // Only now: whoever waits for this file (a supervisor, the tests) may signal the hub at once,
   // and SIGTERM must then find the handler above, not its default action (seen under TSan,

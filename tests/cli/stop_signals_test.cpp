@@ -1,0 +1,96 @@
+// stop_signals with real signals sent to this process: each one reaches the handler on the
+// waiting thread, the handler keeps its state between signals, and after stop() none reaches it.
+
+#include "cli/stop_signals.hpp"
+
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace hub::cli {
+namespace {
+
+struct recorder {
+  std::mutex mutex;
+  std::vector<int> seen;
+  std::thread::id on_thread;
+
+  std::size_t count() {
+    std::lock_guard lock(mutex);
+    return seen.size();
+  }
+};
+
+// Polls for `n` recorded signals with a deadline (never a fixed sleep).
+bool wait_for(recorder& r, std::size_t n) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (r.count() < n) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+bool blocked_here(int sig) {
+  sigset_t mask;
+  pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  return sigismember(&mask, sig) == 1;
+}
+
+TEST(StopSignals, EachSignalReachesTheHandlerOnTheWaitingThreadWithItsState) {
+  recorder r;
+  stop_signals signals;
+  EXPECT_TRUE(blocked_here(SIGTERM));
+  EXPECT_TRUE(blocked_here(SIGINT));
+  int calls = 0;  // the handler's own state, kept between signals
+  signals.on([&r, &calls](int sig) {
+    std::lock_guard lock(r.mutex);
+    r.seen.push_back(sig * 100 + ++calls);
+    r.on_thread = std::this_thread::get_id();
+  });
+  ASSERT_EQ(kill(getpid(), SIGTERM), 0);
+  ASSERT_TRUE(wait_for(r, 1));
+  ASSERT_EQ(kill(getpid(), SIGINT), 0);
+  ASSERT_TRUE(wait_for(r, 2));
+  signals.stop();
+  std::lock_guard lock(r.mutex);
+  EXPECT_EQ(r.seen, (std::vector<int>{SIGTERM * 100 + 1, SIGINT * 100 + 2}));
+  EXPECT_NE(r.on_thread, std::this_thread::get_id());
+}
+
+TEST(StopSignals, AThreadStartedAfterItInheritsTheBlockedSignals) {
+  stop_signals signals;
+  bool blocked = false;
+  std::thread([&] { blocked = blocked_here(SIGTERM) && blocked_here(SIGINT); }).join();
+  EXPECT_TRUE(blocked);
+}
+
+TEST(StopSignals, AfterStopTheHandlerIsNeverCalledAndStopIsIdempotent) {
+  recorder r;
+  stop_signals signals;
+  signals.on([&r](int sig) {
+    std::lock_guard lock(r.mutex);
+    r.seen.push_back(sig);
+  });
+  signals.stop();
+  signals.stop();
+  // Thread-directed and blocked here: it stays pending on this thread, and sigwait takes it back
+  // so that it cannot reach a later test.
+  ASSERT_EQ(pthread_kill(pthread_self(), SIGTERM), 0);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  int sig = 0;
+  ASSERT_EQ(sigwait(&term, &sig), 0);
+  EXPECT_EQ(sig, SIGTERM);
+  EXPECT_EQ(r.count(), 0u);
+}
+
+}  // namespace
+}  // namespace hub::cli
