@@ -1,15 +1,14 @@
 // The WebSocket upgrade decision (transport/websocket_upgrade.hpp): an HTTP request head, parsed
-// by Beast's request parser with the HTTP session's limits, then is_websocket_path and
-// decide_upgrade for hubs serving both heads, one of them, or none. (The WebSocket framing after
-// the upgrade is Beast's; ws_byte_stream only forwards it.)
+// as the HTTP session parses it (http_request_parser, with the session's limits), then, for the
+// WebSocket path, decide_upgrade for hubs serving both heads, one of them, or none. (The
+// WebSocket framing after the upgrade is Beast's; ws_byte_stream only forwards it.)
 // Checks: an accepted upgrade is a GET with a key and version 13, for a head the hub serves,
 // whose subprotocol is one of the offered tokens exactly (trimmed of spaces) and names that
 // head ignoring case; a refusal always says why.
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include "fuzz_check.hpp"
+#include "transport/http_request_parser.hpp"
 #include "transport/websocket_upgrade.hpp"
 
 namespace {
@@ -51,14 +50,15 @@ void check(const http::request_header<>& req, const websocket_heads& heads) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  http::request_parser<http::string_body> parser;
+  http_request_parser parser;
   parser.header_limit(16 * 1024);  // http_limits' defaults
   parser.body_limit(256 * 1024);
   beast::error_code ec;
   parser.put(boost::asio::buffer(data, size), ec);
   if (ec || !parser.is_header_done()) return 0;
-  const auto& req = parser.get();
-  if (!is_websocket_path(req.target())) return 0;
+  // The session upgrades from the request as parsed for the WebSocket path, every field kept.
+  if (!parser.websocket()) return 0;
+  const auto& req = parser.websocket_request();
   HUB_FUZZ_CHECK(req.target().starts_with("/$iothub/websocket") ||
                  req.target().starts_with("/%24iothub/websocket"));
 
