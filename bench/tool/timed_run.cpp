@@ -1,0 +1,74 @@
+#include "timed_run.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <future>
+#include <stdexcept>
+#include <vector>
+
+#include "process.hpp"
+
+namespace hub::bench {
+
+// ------------------------------------------------------------------------------------------------
+// Timed request/response runs: C workers until the deadline.
+
+namespace {
+
+// A coroutine, not a lambda: its arguments live in its frame (a lambda's captures would not).
+awaitable<void> run_worker(const worker_fn& fn, worker_state& w, clk::time_point deadline) {
+  try {
+    co_await fn(w, deadline);
+  } catch (const std::exception& e) {
+    if (!w.sl->closing) ++w.errors["connection: " + reason_of(e)];
+  }
+}
+
+}  // namespace
+
+run_result timed_run(asio::io_context& ioc, int concurrency, double duration_s, pid_t server,
+                     const worker_fn& fn) {
+  std::vector<worker_state> ws(static_cast<std::size_t>(concurrency));
+  std::vector<std::shared_ptr<slot>> slots;
+  for (auto& w : ws) {
+    w.sl = std::make_shared<slot>(ioc);
+    slots.push_back(w.sl);
+  }
+  double s0 = cpu_seconds(server), b0 = cpu_seconds(::getpid()), m0 = machine_busy_seconds();
+  auto t0 = clk::now();
+  auto deadline =
+      t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(duration_s));
+  std::vector<std::future<void>> fs;
+  for (auto& w : ws)
+    fs.push_back(asio::co_spawn(w.sl->strand, run_worker(fn, w, deadline), asio::use_future));
+  auto grace = deadline + std::chrono::seconds(10);
+  bool cut = false;
+  for (auto& f : fs)
+    if (f.wait_until(grace) != std::future_status::ready) {
+      cut = true;
+      break;
+    }
+  if (cut) {
+    close_slots(slots);
+    for (auto& f : fs)
+      if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+        throw std::runtime_error("workers did not stop after being cut off");
+  }
+  auto t1 = clk::now();
+  run_result r;
+  r.seconds = std::chrono::duration<double>(t1 - t0).count();
+  r.server_cpu = 100.0 * (cpu_seconds(server) - s0) / r.seconds;
+  r.bench_cpu = 100.0 * (cpu_seconds(::getpid()) - b0) / r.seconds;
+  r.other_cpu =
+      std::max(0.0, 100.0 * (machine_busy_seconds() - m0) / r.seconds - r.server_cpu - r.bench_cpu);
+  for (auto& w : ws) {
+    r.ok += w.ok;
+    r.h.merge(w.h);
+    for (const auto& [k, v] : w.errors) r.errors[k] += v;
+    if (w.in_flight) ++r.cut;
+  }
+  return r;
+}
+
+}  // namespace hub::bench
