@@ -1,9 +1,8 @@
 // methodhub-bench: the load generator and the harness of bench/run (issue 6, design.md
 // "Benchmarks").
 //
-//   methodhub-bench suite --hub-bin PATH [options]   everything, in one run, then a table of
-//   medians methodhub-bench echo-server --port-file F        the ceiling's server (the suite forks
-//   it)
+//   methodhub-bench suite --hub-bin PATH [options]  everything, in one run; a table of medians
+//   methodhub-bench echo-server --port-file F       the ceiling's server (the suite forks it)
 //
 // The suite starts (and always stops) its own processes: a hub in a temporary data directory,
 // Debian's mosquitto on a free loopback port, the TCP echo server. It then measures
@@ -14,6 +13,8 @@
 //                 the echo on it (the MQTT request/response pattern);
 //   3. ceiling:   C clients doing request/response against a trivial TCP echo server;
 //   4. footprint: hub RSS and kernel TCP memory per connected idle device (plain and TLS).
+// 1-3 run in rounds: each round runs every scenario once at every C, so that the machine's drift
+// over the set falls on the hub and its peers alike; the tables give each column's median.
 // Latencies go into a log-linear histogram (every sample, <1% bucket error). All traffic stays on
 // 127.0.0.0/8; every loop is bounded in count and time, and a watchdog alarm ends the process.
 //
