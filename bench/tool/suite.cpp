@@ -308,7 +308,9 @@ int suite_main(options o) {
       "bench CPU | other CPU |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   std::map<std::pair<std::string, int>, summary> sums;
+  std::map<std::pair<std::string, int>, const scenario_stats*> by_key;
   for (const auto& s : scenarios) {
+    by_key[{s.name, s.concurrency}] = &s;
     auto m = summarize(s);
     sums[{s.name, s.concurrency}] = m;
     std::printf(
@@ -316,8 +318,11 @@ int suite_main(options o) {
         s.name.c_str(), s.concurrency, m.rate, m.p50, m.p90, m.p99, m.p999, m.max,
         static_cast<unsigned long long>(m.errors), m.server_cpu, m.bench_cpu, m.other_cpu);
   }
+  // "Each round": the ratio of the two runs of a round, which ran a minute or so apart; their
+  // spread shows how much of the ratio is the machine's drift.
   std::printf(
-      "\n| ratio | C | round trips/s | p50 | p99 | p99.9 |\n|---|---:|---:|---:|---:|---:|\n");
+      "\n| ratio | C | round trips/s | each round | p50 | p99 | p99.9 |\n"
+      "|---|---:|---:|---|---:|---:|---:|\n");
   for (int c : o.concurrency) {
     auto h = sums.find({"hub", c});
     if (h == sums.end()) continue;
@@ -325,9 +330,18 @@ int suite_main(options o) {
       auto x = sums.find({other, c});
       if (x == sums.end() || x->second.rate == 0) continue;
       auto div = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-      std::printf("| hub / %s | %d | %.2f | %.2f | %.2f | %.2f |\n", other, c,
-                  div(h->second.rate, x->second.rate), div(h->second.p50, x->second.p50),
-                  div(h->second.p99, x->second.p99), div(h->second.p999, x->second.p999));
+      std::string rounds;
+      const auto& hr = by_key.at({"hub", c})->runs;
+      const auto& xr = by_key.at({other, c})->runs;
+      for (std::size_t i = 0; i < hr.size() && i < xr.size(); ++i) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%s%.2f", i ? " " : "", div(hr[i].rate(), xr[i].rate()));
+        rounds += buf;
+      }
+      std::printf("| hub / %s | %d | %.2f | %s | %.2f | %.2f | %.2f |\n", other, c,
+                  div(h->second.rate, x->second.rate), rounds.c_str(),
+                  div(h->second.p50, x->second.p50), div(h->second.p99, x->second.p99),
+                  div(h->second.p999, x->second.p999));
     }
   }
   bool any_err = false;
