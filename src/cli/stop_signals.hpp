@@ -6,6 +6,8 @@
 // intercepted call. A TSan-built hub was seen to sit idle for 20 s after SIGTERM without its
 // handler ever running. Blocking both signals in every thread and taking them with sigwait() on a
 // dedicated thread involves no handler at all: the signal stays pending until that thread takes it.
+// (A blocked mask survives exec: a child process the hub might start one day would have to
+// unblock both signals first. It starts none today.)
 
 #include <atomic>
 #include <functional>
