@@ -1,5 +1,6 @@
 // stop_signals with real signals sent to this process: each one reaches the handler on the
-// waiting thread, the handler keeps its state between signals, and after stop() none reaches it.
+// waiting thread, the handler keeps its state between signals, after stop() none reaches it, and
+// before on() a signal kills the process as it would unhandled.
 
 #include "cli/stop_signals.hpp"
 
@@ -9,6 +10,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -35,6 +38,12 @@ bool wait_for(recorder& r, std::size_t n) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
+}
+
+std::size_t threads_in_process() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
 }
 
 bool blocked_here(int sig) {
@@ -71,25 +80,44 @@ TEST(StopSignals, AThreadStartedAfterItInheritsTheBlockedSignals) {
   EXPECT_TRUE(blocked);
 }
 
-TEST(StopSignals, AfterStopTheHandlerIsNeverCalledAndStopIsIdempotent) {
+TEST(StopSignals, AfterStopTheWaitingThreadIsGoneAndStopIsIdempotent) {
   recorder r;
+  const auto before = threads_in_process();
   stop_signals signals;
+  EXPECT_EQ(threads_in_process(), before + 1);
   signals.on([&r](int sig) {
     std::lock_guard lock(r.mutex);
     r.seen.push_back(sig);
   });
   signals.stop();
   signals.stop();
-  // Thread-directed and blocked here: it stays pending on this thread, and sigwait takes it back
-  // so that it cannot reach a later test.
-  ASSERT_EQ(pthread_kill(pthread_self(), SIGTERM), 0);
+  // The thread's entry outlives pthread_join for a moment: poll, with a deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (threads_in_process() != before && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(threads_in_process(), before);
+  // Sent to the process, as a supervisor would: every thread has it blocked, so it stays pending
+  // and this thread takes it back, where it cannot reach a later test.
+  ASSERT_EQ(kill(getpid(), SIGTERM), 0);
   sigset_t term;
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
-  int sig = 0;
-  ASSERT_EQ(sigwait(&term, &sig), 0);
-  EXPECT_EQ(sig, SIGTERM);
+  const timespec wait_at_most{30, 0};
+  EXPECT_EQ(sigtimedwait(&term, nullptr, &wait_at_most), SIGTERM);
   EXPECT_EQ(r.count(), 0u);
+}
+
+// Before on(), nothing answers for the hub yet: the signal must do what it would do unhandled.
+TEST(StopSignalsDeathTest, BeforeOnASignalEndsTheProcessAsItsDefaultActionWould) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        stop_signals signals;
+        kill(getpid(), SIGTERM);
+        for (int i = 0; i < 3000; ++i) usleep(10'000);  // 30 s at most, then fail by exiting
+        std::exit(0);
+      },
+      testing::KilledBySignal(SIGTERM), "");
 }
 
 }  // namespace
