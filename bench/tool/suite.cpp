@@ -308,9 +308,7 @@ int suite_main(options o) {
       "bench CPU | other CPU |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   std::map<std::pair<std::string, int>, summary> sums;
-  std::map<std::pair<std::string, int>, const scenario_stats*> by_key;
   for (const auto& s : scenarios) {
-    by_key[{s.name, s.concurrency}] = &s;
     auto m = summarize(s);
     sums[{s.name, s.concurrency}] = m;
     std::printf(
@@ -331,8 +329,8 @@ int suite_main(options o) {
       if (x == sums.end() || x->second.rate == 0) continue;
       auto div = [](double a, double b) { return b > 0 ? a / b : 0.0; };
       std::string rounds;
-      const auto& hr = by_key.at({"hub", c})->runs;
-      const auto& xr = by_key.at({other, c})->runs;
+      const auto& hr = stats_of("hub", c).runs;  // both exist: they have summaries
+      const auto& xr = stats_of(other, c).runs;
       for (std::size_t i = 0; i < hr.size() && i < xr.size(); ++i) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "%s%.2f", i ? " " : "", div(hr[i].rate(), xr[i].rate()));
