@@ -4,7 +4,9 @@
 // the heads' .cpp files (it pulls in Asio's SSL stream).
 //
 // `Connection<Stream>` is the head's per-connection class: constructible from (Stream, Services&,
-// const Limits&), with `awaitable<void> run()`, used through a shared_ptr. `Limits` has a
+// const Limits&), with `awaitable<void> run()`, used through a shared_ptr. A connection whose
+// work runs in completion handlers may also have `void start(connection_ticket)`: it then runs
+// without a coroutine over an accepted socket (see spawn_connection). `Limits` has a
 // `handshake_timeout`.
 
 #include <spdlog/spdlog.h>
@@ -12,6 +14,7 @@
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -81,18 +84,53 @@ boost::asio::awaitable<void> run_head(Stream stream, Services& svc, const Limits
   co_await conn->run();
 }
 
-/// Starts `Connection<Stream>` on the stream: its run() is spawned directly (one coroutine frame
-/// per idle device, issue 6), and the completion handler keeps the connection alive until run()
-/// has ended, then hands any exception to `report`.
-template <template <class> class Connection, class Stream, class Services, class Limits,
-          class Report>
-void spawn_connection(Stream stream, Services& svc, const Limits& limits, Report report) {
+/// Logs the exception (if any) that ended head `name`'s connection.
+inline void report_unexpected(std::string_view name, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::warn("{} session ended by an unexpected error: {}", name, x.what());
+  }
+}
+
+/// A connection that keeps itself alive through its own pending handlers and holds its ticket
+/// until it is destroyed: started without a coroutine.
+template <class Connection>
+concept starts_on_its_own = requires(Connection& c, connection_ticket t) {
+  c.start(std::move(t));
+};
+
+/// Starts `Connection<Stream>` on the stream and holds `ticket` until the connection has ended.
+/// An unexpected exception ends only that connection, logged once with the head's name.
+///
+/// A head that starts on its own (starts_on_its_own) is started on the stream's strand and owns
+/// its ticket: an idle device then holds no coroutine at all. Spawning its run() instead kept
+/// ~1 KB per device for a coroutine that only waited for the end (co_spawn's entry frame 512 B,
+/// run()'s frame, the awaited timer's operation; heaptrack, issue 6). Other heads' run() is
+/// spawned directly, and the completion handler keeps the connection and the ticket until run()
+/// has ended.
+template <template <class> class Connection, class Stream, class Services, class Limits>
+void spawn_connection(std::string_view name, Stream stream, Services& svc, const Limits& limits,
+                      connection_ticket ticket) {
   auto ex = stream.get_executor();
   auto conn = std::make_shared<Connection<Stream>>(std::move(stream), svc, limits);
-  auto run = conn->run();
-  boost::asio::co_spawn(
-      ex, std::move(run),
-      [report = std::move(report), conn = std::move(conn)](std::exception_ptr e) { report(e); });
+  if constexpr (starts_on_its_own<Connection<Stream>>) {
+    boost::asio::dispatch(ex, [name, conn = std::move(conn), t = std::move(ticket)]() mutable {
+      try {
+        conn->start(std::move(t));
+      } catch (...) {
+        report_unexpected(name, std::current_exception());
+      }
+    });
+  } else {
+    auto run = conn->run();
+    // Asio 1.81's co_spawn copies its handler: the ticket rides in a shared_ptr.
+    boost::asio::co_spawn(
+        ex, std::move(run),
+        [name, conn = std::move(conn), t = std::make_shared<connection_ticket>(std::move(ticket))](
+            std::exception_ptr e) { report_unexpected(name, e); });
+  }
 }
 
 // The TLS handshake has its own deadline: a client that opens TCP and says nothing must not hold
@@ -100,11 +138,12 @@ void spawn_connection(Stream stream, Services& svc, const Limits& limits, Report
 // This coroutine lives only for the handshake: the connection then runs on its own, so an idle
 // TLS device holds neither this frame (with its stream and timer) nor a run_head frame (issue 6,
 // docs/performance.md "TLS memory pass").
-template <template <class> class Connection, class Services, class Limits, class Report>
-boost::asio::awaitable<void> handshake_then_spawn(boost::asio::ip::tcp::socket socket,
+template <template <class> class Connection, class Services, class Limits>
+boost::asio::awaitable<void> handshake_then_spawn(std::string_view name,
+                                                  boost::asio::ip::tcp::socket socket,
                                                   std::shared_ptr<boost::asio::ssl::context> tls,
                                                   Services& svc, const Limits& limits,
-                                                  Report report) {
+                                                  connection_ticket ticket) {
   namespace asio = boost::asio;
   tls_stream stream(std::move(socket), *tls);
   asio::steady_timer guard(stream.get_executor());
@@ -122,34 +161,25 @@ boost::asio::awaitable<void> handshake_then_spawn(boost::asio::ip::tcp::socket s
   *done = true;
   guard.cancel();
   if (ec) co_return;
-  spawn_connection<Connection>(std::move(stream), svc, limits, std::move(report));
+  spawn_connection<Connection>(name, std::move(stream), svc, limits, std::move(ticket));
 }
 
-/// Spawns the head on the socket's strand; `tls` null means plain TCP. An unexpected exception
-/// ends only that connection, logged once with the head's name. `ticket` is held until the
-/// head ends.
+/// Starts the head on the socket's strand; `tls` null means plain TCP. An unexpected exception
+/// ends only that connection, logged once with the head's name (a string with static storage).
+/// `ticket` is held until the head ends.
 template <template <class> class Connection, class Services, class Limits>
 void start_head(std::string_view name, boost::asio::ip::tcp::socket socket,
                 std::shared_ptr<boost::asio::ssl::context> tls, Services& svc, const Limits& limits,
                 connection_ticket ticket) {
+  if (!tls) {
+    spawn_connection<Connection>(name, std::move(socket), svc, limits, std::move(ticket));
+    return;
+  }
   auto ex = socket.get_executor();
-  // Asio 1.81's co_spawn copies its handler: the ticket rides in a shared_ptr.
-  auto report = [name,
-                 t = std::make_shared<connection_ticket>(std::move(ticket))](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      spdlog::warn("{} session ended by an unexpected error: {}", name, x.what());
-    }
-  };
-  if (tls)
-    boost::asio::co_spawn(
-        ex,
-        handshake_then_spawn<Connection>(std::move(socket), std::move(tls), svc, limits, report),
-        report);
-  else
-    spawn_connection<Connection>(std::move(socket), svc, limits, std::move(report));
+  boost::asio::co_spawn(ex,
+                        handshake_then_spawn<Connection>(name, std::move(socket), std::move(tls),
+                                                         svc, limits, std::move(ticket)),
+                        [name](std::exception_ptr e) { report_unexpected(name, e); });
 }
 
 /// Runs the head over an accepted WebSocket.

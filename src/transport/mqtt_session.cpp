@@ -61,17 +61,14 @@ template <class Stream>
 class mqtt_connection final : public std::enable_shared_from_this<mqtt_connection<Stream>> {
  public:
   mqtt_connection(Stream stream, mqtt_services& svc, const mqtt_limits& limits)
-      : stream_(std::move(stream)),
-        svc_(svc),
-        limits_(limits),
-        watchdog_(stream_.get_executor()),
-        ended_(stream_.get_executor()) {
-    ended_.expires_at(steady::time_point::max());
-  }
+      : stream_(std::move(stream)), svc_(svc), limits_(limits), watchdog_(stream_.get_executor()) {}
 
-  // Starts the connection and completes when it has ended (whoever awaits it, e.g. the holder of
-  // its connection-limit ticket, learns the end). The work itself runs in completion handlers
-  // (pending read, write, timer), so an idle connection holds only this small suspended frame.
+  // Starts the connection, on its strand. The work runs in completion handlers (pending read,
+  // write, timer), which keep the connection alive: an idle device holds no coroutine frame.
+  // `ticket` (its place under the connection limits) is held until the connection is destroyed.
+  void start(connection_ticket ticket);
+  // start(), then completes when the connection has ended: for a head whose caller waits for the
+  // end (over a WebSocket, the HTTP session holds the socket's ticket).
   asio::awaitable<void> run();
 
   // On the connection's strand.
@@ -135,7 +132,9 @@ class mqtt_connection final : public std::enable_shared_from_this<mqtt_connectio
   // One timer per connection, woken at the current deadline (CONNECT, then keep-alive); packets
   // only move deadline_, the timer re-arms itself when it wakes early.
   asio::steady_timer watchdog_;
-  asio::steady_timer ended_;  // cancelled by finish(): run() completes
+  // run()'s wait: cancelled by finish(). Only a connection started by run() has one.
+  std::unique_ptr<asio::steady_timer> ended_;
+  connection_ticket ticket_;
   steady::time_point deadline_ = steady::time_point::max();
   // When the CONNECT password stops being valid. IoT Hub disconnects a device whose SAS token
   // expires; the SDKs take that as their cue to sign a new one and reconnect (DOC-ERR 401003).
@@ -186,11 +185,18 @@ class mqtt_connection<Stream>::link final : public device_link {
 };
 
 template <class Stream>
-asio::awaitable<void> mqtt_connection<Stream>::run() {
+void mqtt_connection<Stream>::start(connection_ticket ticket) {
+  ticket_ = std::move(ticket);
   arm_deadline(limits_.connect_deadline);
   arm_watchdog();
   read_more();
-  (void)co_await ended_.async_wait(use_nothrow);
+}
+
+template <class Stream>
+asio::awaitable<void> mqtt_connection<Stream>::run() {
+  ended_ = std::make_unique<asio::steady_timer>(stream_.get_executor(), steady::time_point::max());
+  start({});
+  if (!finished_) (void)co_await ended_->async_wait(use_nothrow);
 }
 
 // Decodes what is buffered and acts on it, until it needs more bytes (then reads), the
@@ -310,7 +316,7 @@ void mqtt_connection<Stream>::finish() {
   if (finished_) return;
   finished_ = true;
   shutdown();
-  ended_.cancel();
+  if (ended_) ended_->cancel();
   if (id_ != 0) {
     svc_.presence.link_down(id_);
     asio::post(svc_.registry.strand(), [&svc = svc_, who = who_, id = id_, clean = clean_session_] {

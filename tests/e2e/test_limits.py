@@ -176,6 +176,30 @@ class ConnectionLimitsTest(LimitCase):
                 return False
         wait_for(admitted, DEADLINE_S, "a new connection admitted after one closed")
 
+    def test_a_device_connection_holds_its_place_until_it_ends(self):
+        # An MQTT connection runs without a coroutine and owns its place itself
+        # (transport/head_runner.hpp): over plain TCP, and over TLS once the handshake hands the
+        # connection on, it must count while open and free its place when it ends.
+        self.start_hub("--max-connections", "2")
+        probe = self.http()  # one place, kept: it reads the count
+
+        def connections():
+            probe.request("GET", "/metrics", headers={"Host": "localhost"})
+            text = probe.getresponse().read().decode()
+            return int(re.search(r"^methodhub_connections (\d+)$", text, re.M).group(1))
+
+        for port in ("mqtt", "mqtts"):
+            with self.subTest(listener=port):
+                dev = self.tcp(port)
+                if port == "mqtts":
+                    dev = self.hub.ssl_context().wrap_socket(dev, server_hostname="localhost")  # handshake done
+                    self.addCleanup(dev.close)
+                wait_for(lambda: connections() == 2, DEADLINE_S, f"{port}: counted while open")
+                self.assertTrue(closed_by_peer(self.tcp("http"), REFUSED_WITHIN_S),
+                                f"{port}: a third connection was not refused")
+                dev.close()
+                wait_for(lambda: connections() == 1, DEADLINE_S, f"{port}: its place freed")
+
     def test_max_connections_per_address(self):
         self.start_hub("--max-connections-per-address", "2")
         held = [self.http("127.0.0.1") for _ in range(2)]
