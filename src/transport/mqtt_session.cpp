@@ -326,7 +326,7 @@ void mqtt_connection<Stream>::finish() {
 }
 
 // A completion handler, not a coroutine: an idle connection then holds one timer wait rather than
-// a second coroutine frame.
+// a coroutine frame.
 template <class Stream>
 void mqtt_connection<Stream>::arm_watchdog() {
   watchdog_.expires_at(next_wake());
