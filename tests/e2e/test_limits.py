@@ -191,8 +191,8 @@ class ConnectionLimitsTest(LimitCase):
         for port in ("mqtt", "mqtts"):
             with self.subTest(listener=port):
                 dev = self.tcp(port)
-                if port == "mqtts":
-                    dev = self.hub.ssl_context().wrap_socket(dev, server_hostname="localhost")  # handshake done
+                if port == "mqtts":  # the handshake completes inside wrap_socket
+                    dev = self.hub.ssl_context().wrap_socket(dev, server_hostname="localhost")
                     self.addCleanup(dev.close)
                 wait_for(lambda: connections() == 2, DEADLINE_S, f"{port}: counted while open")
                 self.assertTrue(closed_by_peer(self.tcp("http"), REFUSED_WITHIN_S),
