@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <future>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "process.hpp"
@@ -12,36 +13,50 @@
 namespace hub::bench {
 
 // ------------------------------------------------------------------------------------------------
-// Timed request/response runs: C workers until the deadline.
+// Timed request/response runs: C workers, measured over a window that opens once all are set up.
 
 namespace {
 
 // A coroutine, not a lambda: its arguments live in its frame (a lambda's captures would not).
-awaitable<void> run_worker(const worker_fn& fn, worker_state& w, clk::time_point deadline) {
+awaitable<void> run_worker(const worker_fn& fn, worker_state& w) {
   try {
-    co_await fn(w, deadline);
+    co_await fn(w);
   } catch (const std::exception& e) {
     if (!w.sl->closing) ++w.errors["connection: " + reason_of(e)];
   }
+  w.ready();  // a worker that failed or ended early must not hold the window shut
 }
+
+// How long the window waits for the slowest worker's set-up before it opens anyway.
+constexpr auto set_up_limit = std::chrono::seconds(60);
 
 }  // namespace
 
 run_result timed_run(asio::io_context& ioc, int concurrency, double duration_s, pid_t server,
                      const worker_fn& fn) {
+  run_window window;
+  std::atomic<int> set_up{0};
   std::vector<worker_state> ws(static_cast<std::size_t>(concurrency));
   std::vector<std::shared_ptr<slot>> slots;
   for (auto& w : ws) {
+    w.window = &window;
+    w.set_up = &set_up;
     w.sl = std::make_shared<slot>(ioc);
     slots.push_back(w.sl);
   }
+  std::vector<std::future<void>> fs;
+  for (auto& w : ws)
+    fs.push_back(asio::co_spawn(w.sl->strand, run_worker(fn, w), asio::use_future));
+  // The io_context's threads run the workers; this one only watches the count, with a limit.
+  for (auto limit = clk::now() + set_up_limit;
+       set_up.load(std::memory_order_acquire) < concurrency && clk::now() < limit;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   double s0 = cpu_seconds(server), b0 = cpu_seconds(::getpid()), m0 = machine_busy_seconds();
   auto t0 = clk::now();
   auto deadline =
       t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(duration_s));
-  std::vector<std::future<void>> fs;
-  for (auto& w : ws)
-    fs.push_back(asio::co_spawn(w.sl->strand, run_worker(fn, w, deadline), asio::use_future));
+  window.closes.store(deadline.time_since_epoch().count(), std::memory_order_release);
+  window.opens.store(t0.time_since_epoch().count(), std::memory_order_release);
   auto grace = deadline + std::chrono::seconds(10);
   bool cut = false;
   for (auto& f : fs)

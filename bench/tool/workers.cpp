@@ -32,8 +32,7 @@ struct invoke_params {
 };
 
 template <class S>
-awaitable<void> invoke_loop(S& s, worker_state& w, clk::time_point deadline,
-                            const invoke_params& p) {
+awaitable<void> invoke_loop(S& s, worker_state& w, const invoke_params& p) {
   std::mt19937_64 rng(reinterpret_cast<std::uintptr_t>(&w));
   std::uniform_int_distribution<std::size_t> pick(p.first, p.first + p.devices - 1);
   std::string in, resp, body = p.body;
@@ -41,7 +40,8 @@ awaitable<void> invoke_loop(S& s, worker_state& w, clk::time_point deadline,
   // meant for another call (or a second answer to an earlier one) is caught; same payload size.
   const auto pad_at = body.find(p.pad);
   const auto worker = static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(&w) >> 4);
-  for (std::uint64_t n = 0; n < 100'000'000 && clk::now() < deadline; ++n) {
+  w.ready();
+  for (std::uint64_t n = 0; n < 100'000'000 && w.running(); ++n) {
     char tag[17];
     std::snprintf(tag, sizeof tag, "%08llx%08llx", worker & 0xffffffffULL,
                   static_cast<unsigned long long>(n & 0xffffffffULL));
@@ -56,8 +56,10 @@ awaitable<void> invoke_loop(S& s, worker_state& w, clk::time_point deadline,
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clk::now() - t0).count();
     // The error envelope nests its JSON in "Message" as a string: look for the code itself.
     if (p.offline && status == 404 && resp.find("404103") != std::string::npos) {
-      w.h.record(static_cast<std::uint64_t>(ns));
-      ++w.ok;
+      if (w.measured(t0)) {
+        w.h.record(static_cast<std::uint64_t>(ns));
+        ++w.ok;
+      }
       continue;
     }
     if (status != 200) {
@@ -74,6 +76,7 @@ awaitable<void> invoke_loop(S& s, worker_state& w, clk::time_point deadline,
       ++w.errors["200 without this call's echoed payload"];
       continue;
     }
+    if (!w.measured(t0)) continue;
     w.h.record(static_cast<std::uint64_t>(ns));
     ++w.ok;
   }
@@ -98,7 +101,7 @@ worker_fn hub_invoker(std::uint16_t http_port, const std::string& auth,
   p->body = "{\"methodName\":\"echo\",\"responseTimeoutInSeconds\":30,\"payload\":{\"d\":\"" +
             p->pad + "\"}}";
   p->offline = offline;
-  return [p](worker_state& w, clk::time_point deadline) -> awaitable<void> {
+  return [p](worker_state& w) -> awaitable<void> {
     tcp::socket sock(w.sl->strand);
     w.sl->sock = &sock;
     slot_guard g{*w.sl};
@@ -107,9 +110,9 @@ worker_fn hub_invoker(std::uint16_t http_port, const std::string& auth,
     if (p->tls) {
       ssl::stream<tcp::socket&> s(sock, *p->tls);
       co_await s.async_handshake(ssl::stream_base::client, use_awaitable);
-      co_await invoke_loop(s, w, deadline, *p);
+      co_await invoke_loop(s, w, *p);
     } else {
-      co_await invoke_loop(sock, w, deadline, *p);
+      co_await invoke_loop(sock, w, *p);
     }
   };
 }
@@ -118,7 +121,7 @@ worker_fn hub_invoker(std::uint16_t http_port, const std::string& auth,
 // all), wait for the same bytes on the reply topic.
 worker_fn mqtt_requester(std::uint16_t port, const std::vector<std::string>& ids,
                          std::size_t devices, std::size_t payload_bytes) {
-  return [=, &ids](worker_state& w, clk::time_point deadline) -> awaitable<void> {
+  return [=, &ids](worker_state& w) -> awaitable<void> {
     tcp::socket sock(w.sl->strand);
     w.sl->sock = &sock;
     slot_guard g{*w.sl};
@@ -133,7 +136,8 @@ worker_fn mqtt_requester(std::uint16_t port, const std::vector<std::string>& ids
     co_await mqtt_handshake(sock, in, c, reply);
     std::mt19937_64 rng(me);
     std::uniform_int_distribution<std::size_t> pick(0, devices - 1);
-    for (std::uint64_t seq = 0; seq < 100'000'000 && clk::now() < deadline; ++seq) {
+    w.ready();
+    for (std::uint64_t seq = 0; seq < 100'000'000 && w.running(); ++seq) {
       std::string payload = reply + "\n" + std::to_string(seq) + "\n";
       if (payload.size() < payload_bytes) payload += make_padding(payload_bytes - payload.size());
       out.clear();
@@ -150,6 +154,7 @@ worker_fn mqtt_requester(std::uint16_t port, const std::vector<std::string>& ids
       }
       w.in_flight = false;
       auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clk::now() - t0).count();
+      if (!w.measured(t0)) continue;
       w.h.record(static_cast<std::uint64_t>(ns));
       ++w.ok;
     }
@@ -158,14 +163,15 @@ worker_fn mqtt_requester(std::uint16_t port, const std::vector<std::string>& ids
 
 // Ceiling: write payload_bytes, read them back.
 worker_fn echo_client(std::uint16_t port, std::size_t payload_bytes) {
-  return [=](worker_state& w, clk::time_point deadline) -> awaitable<void> {
+  return [=](worker_state& w) -> awaitable<void> {
     tcp::socket sock(w.sl->strand);
     w.sl->sock = &sock;
     slot_guard g{*w.sl};
     if (w.sl->closing) co_return;
     co_await open_and_connect(sock, port, reinterpret_cast<std::uintptr_t>(&w) / 64, 4);
     std::string msg = make_padding(payload_bytes), back(payload_bytes, '\0');
-    for (std::uint64_t n = 0; n < 100'000'000 && clk::now() < deadline; ++n) {
+    w.ready();
+    for (std::uint64_t n = 0; n < 100'000'000 && w.running(); ++n) {
       auto t0 = clk::now();
       w.in_flight = true;
       co_await asio::async_write(sock, asio::buffer(msg), use_awaitable);
@@ -176,6 +182,7 @@ worker_fn echo_client(std::uint16_t port, std::size_t payload_bytes) {
         ++w.errors["echo mismatch"];
         continue;
       }
+      if (!w.measured(t0)) continue;
       w.h.record(static_cast<std::uint64_t>(ns));
       ++w.ok;
     }
