@@ -17,6 +17,7 @@
 #include "codec/mqtt/iothub_topics.hpp"
 #include "codec/mqtt/username.hpp"
 #include "codec/sas/sas_token.hpp"
+#include "transport/deadline_wheel.hpp"
 #include "transport/head_runner.hpp"
 #include "transport/memory_stream.hpp"
 #include "transport/websocket_heads.hpp"
@@ -58,13 +59,20 @@ struct connect_verdict {
 };
 
 template <class Stream>
-class mqtt_connection final : public std::enable_shared_from_this<mqtt_connection<Stream>> {
+class mqtt_connection final : public std::enable_shared_from_this<mqtt_connection<Stream>>,
+                              private deadline_wheel::entry {
  public:
   mqtt_connection(Stream stream, mqtt_services& svc, const mqtt_limits& limits)
-      : stream_(std::move(stream)), svc_(svc), limits_(limits), watchdog_(stream_.get_executor()) {}
+      : stream_(std::move(stream)),
+        svc_(svc),
+        limits_(limits),
+        wheel_(deadline_wheel::of(stream_.get_executor())) {}
+  // First of all: the wheel may be calling on_due() on another thread until this returns.
+  ~mqtt_connection() { wheel_.cancel(*this); }
 
-  // Starts the connection, on its strand. The work runs in completion handlers (pending read,
-  // write, timer), which keep the connection alive: an idle device holds no coroutine frame.
+  // Starts the connection, on its strand. The work runs in completion handlers (the pending read
+  // and write, which keep the connection alive; the deadline wheel's check): an idle device holds
+  // no coroutine frame and no timer.
   // `ticket` (its place under the connection limits) is held until the connection is destroyed.
   void start(connection_ticket ticket);
   // start(), then completes when the connection has ended: for a head whose caller waits for the
@@ -95,6 +103,8 @@ class mqtt_connection final : public std::enable_shared_from_this<mqtt_connectio
   void finish();
   void start_write();
   void arm_watchdog();
+  void on_due() noexcept override;
+  void check_deadlines();
   asio::awaitable<bool> on_connect(mqtt::connect& c);
   bool on_packet(mqtt::packet& p);
   void on_subscribe(const mqtt::subscribe& s);
@@ -116,7 +126,7 @@ class mqtt_connection final : public std::enable_shared_from_this<mqtt_connectio
     boost::system::error_code ec;
     lowest(stream_).shutdown(tcp::socket::shutdown_both, ec);
     lowest(stream_).close(ec);
-    watchdog_.cancel();
+    wheel_.cancel(*this);
   }
   void arm_deadline(std::chrono::steady_clock::duration d) { deadline_ = steady::now() + d; }
   steady::time_point next_wake() const { return std::min(deadline_, token_deadline_); }
@@ -129,9 +139,10 @@ class mqtt_connection final : public std::enable_shared_from_this<mqtt_connectio
   Stream stream_;
   mqtt_services& svc_;
   const mqtt_limits& limits_;
-  // One timer per connection, woken at the current deadline (CONNECT, then keep-alive); packets
-  // only move deadline_, the timer re-arms itself when it wakes early.
-  asio::steady_timer watchdog_;
+  // The connection's place in the hub's deadline wheel (instead of a timer of its own), due at
+  // the current deadline (CONNECT, then keep-alive, or the token's end); packets only move
+  // deadline_, and a connection found early re-enters the wheel.
+  deadline_wheel& wheel_;
   // run()'s wait: cancelled by finish(). Only a connection started by run() has one.
   std::unique_ptr<asio::steady_timer> ended_;
   connection_ticket ticket_;
@@ -325,28 +336,37 @@ void mqtt_connection<Stream>::finish() {
   }
 }
 
-// A completion handler, not a coroutine: an idle connection then holds one timer wait rather than
-// a coroutine frame.
 template <class Stream>
 void mqtt_connection<Stream>::arm_watchdog() {
-  watchdog_.expires_at(next_wake());
-  watchdog_.async_wait([self = this->shared_from_this()](boost::system::error_code) {
-    if (self->closed_) return;
-    if (steady::now() >= self->token_deadline_) {
-      spdlog::info("mqtt {}: SAS token expired; disconnecting (401003 IoTHubUnauthorized)",
-                   self->who_.str());
-      self->shutdown();
-      return;
-    }
-    if (steady::now() >= self->deadline_) {
-      spdlog::debug("mqtt {}: {} deadline passed; closing",
-                    self->id_ ? self->who_.str() : "(connecting)",
-                    self->id_ ? "keep-alive" : "CONNECT");
-      self->shutdown();
-      return;
-    }
-    self->arm_watchdog();  // woken early (a packet moved the deadline, or cancel)
+  if (!closed_) wheel_.schedule(*this, next_wake());
+}
+
+// On the wheel's thread, under its lock: only hands the check to the connection's strand. A weak
+// handle: the wheel never keeps a connection alive (its pending read does), and one being
+// destroyed (blocked in ~mqtt_connection's cancel) yields nothing.
+template <class Stream>
+void mqtt_connection<Stream>::on_due() noexcept {
+  asio::post(stream_.get_executor(), [weak = this->weak_from_this()] {
+    if (auto self = weak.lock()) self->check_deadlines();
   });
+}
+
+template <class Stream>
+void mqtt_connection<Stream>::check_deadlines() {
+  if (closed_) return;
+  if (steady::now() >= token_deadline_) {
+    spdlog::info("mqtt {}: SAS token expired; disconnecting (401003 IoTHubUnauthorized)",
+                 who_.str());
+    shutdown();
+    return;
+  }
+  if (steady::now() >= deadline_) {
+    spdlog::debug("mqtt {}: {} deadline passed; closing", id_ ? who_.str() : "(connecting)",
+                  id_ ? "keep-alive" : "CONNECT");
+    shutdown();
+    return;
+  }
+  arm_watchdog();  // due early: a packet moved the deadline
 }
 
 // Everything queued so far goes out in one write: one syscall for a burst of requests. A handler
@@ -445,7 +465,7 @@ asio::awaitable<bool> mqtt_connection<Stream>::on_connect(mqtt::connect& c) {
   keep_alive_window_ = std::chrono::milliseconds(ka) * 3 / 2;  // not whole seconds: 1 s -> 1.5 s
   arm_deadline(keep_alive_window_);
   token_deadline_ = detail::steady_deadline(verdict.token_expires);
-  watchdog_.cancel();  // re-read the deadlines
+  arm_watchdog();  // the keep-alive window may end before the CONNECT deadline did
 
   mqtt::encode(out_, mqtt::connack{verdict.session_present, rc::accepted});
   svc_.presence.link_up(
