@@ -73,9 +73,9 @@ constexpr bool waits_readable = std::is_same_v<Stream, tls_stream>;
 inline bool has_buffered_input(const tls_stream& s) {
   return s.has_buffered_input();
 }
-template <class Token>
-auto async_wait_readable(tls_stream& s, Token&& token) {
-  return s.async_wait_readable(std::forward<Token>(token));
+template <class Handler>
+void async_wait_readable(tls_stream& s, Handler&& handler) {
+  s.async_wait_readable(std::forward<Handler>(handler));
 }
 
 template <template <class> class Connection, class Stream, class Services, class Limits>

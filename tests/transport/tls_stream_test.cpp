@@ -86,6 +86,12 @@ struct echo_result {
   boost::system::error_code end;
 };
 
+// async_wait_readable takes a plain callable; a coroutine awaits it through async_initiate.
+auto wait_readable(tls_stream& s) {
+  return asio::async_initiate<decltype(use_nothrow), void(boost::system::error_code)>(
+      [&s](auto handler) { s.async_wait_readable(std::move(handler)); }, use_nothrow);
+}
+
 // Echoes until the peer or an error ends it. `wait_first`: read as the MQTT head does, waiting
 // for input before taking a buffer when nothing is buffered; bytes the stream holds but does
 // not report would hang it.
@@ -97,7 +103,7 @@ asio::awaitable<void> echo(tls_stream& s, std::size_t chunk, echo_result& r,
   std::string buf(chunk, '\0');
   while (!hec) {
     if (wait_first && !s.has_buffered_input()) {
-      auto [wec] = co_await s.async_wait_readable(use_nothrow);
+      auto [wec] = co_await wait_readable(s);
       if (wec) {
         r.end = wec;
         break;
