@@ -24,13 +24,16 @@ class presence {
   virtual void link_up(const identity_key& who, link_id id, std::shared_ptr<device_link> link,
                        bool methods_subscribed) = 0;
 
-  /// The link now listens (or stopped listening) for method requests. Waiting calls (connect
-  /// timeout) are delivered as soon as a link listens.
-  virtual void methods_subscribed(link_id id, bool subscribed) = 0;
+  /// Link `id` of `who` now listens (or stopped listening) for method requests. Waiting calls
+  /// (connect timeout) are delivered as soon as a link listens. Ignored unless `id` is the
+  /// identity's current link.
+  virtual void methods_subscribed(const identity_key& who, link_id id, bool subscribed) = 0;
 
-  /// The link is gone. Its pending calls are answered at once (404103 "Device unavailable").
-  /// Unknown or already replaced ids are ignored.
-  virtual void link_down(link_id id) = 0;
+  /// Link `id` of `who` is gone. Its pending calls are answered at once (404103 "Device
+  /// unavailable"). Ignored unless `id` is the identity's current link (unknown or already
+  /// replaced). The head names the identity so that the core keeps no map from link to identity
+  /// (~110 B per connected device, issue 6).
+  virtual void link_down(const identity_key& who, link_id id) = 0;
 
   /// A device's answer to request `rid`. Ignored unless `rid` is pending on this very link
   /// (unknown, late and foreign rids are dropped). `payload` is the device's raw body.

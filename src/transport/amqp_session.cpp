@@ -334,7 +334,7 @@ asio::awaitable<void> amqp_connection<Stream>::run() {
     pump();
   }
   for (auto& [key, st] : identities_)
-    if (st.id != 0) svc_.presence.link_down(st.id);
+    if (st.id != 0) svc_.presence.link_down(st.who, st.id);
   identities_.clear();
 }
 
@@ -734,7 +734,7 @@ void amqp_connection<Stream>::forget(proton::link& l, bool is_sender) {
     st->second.requests.reset();
     if (st->second.subscribed) {
       st->second.subscribed = false;
-      svc_.presence.methods_subscribed(st->second.id, false);
+      svc_.presence.methods_subscribed(st->second.who, st->second.id, false);
     }
     st->second.waiting.clear();
   } else {
@@ -742,7 +742,7 @@ void amqp_connection<Stream>::forget(proton::link& l, bool is_sender) {
   }
   if (!st->second.requests && !st->second.responses) {
     spdlog::debug("amqp {}: method links closed", role.who);
-    svc_.presence.link_down(st->second.id);
+    svc_.presence.link_down(st->second.who, st->second.id);
     identities_.erase(st);
   }
 }
@@ -761,7 +761,7 @@ void amqp_connection<Stream>::drop_identity(const std::string& key, const char* 
     links_.erase({st.responses->name(), false});
     st.responses->close(proton::error_condition(condition, description));
   }
-  svc_.presence.link_down(st.id);
+  svc_.presence.link_down(st.who, st.id);
   spdlog::debug("amqp {}: method links closed by the hub: {} ({})", key, condition, description);
   identities_.erase(it);
 }
@@ -780,7 +780,7 @@ void amqp_connection<Stream>::on_sendable(proton::sender& s) {
   if (!st->second.subscribed) {
     // An attached receiver with credit: the device listens for methods (spec §4.3).
     st->second.subscribed = true;
-    svc_.presence.methods_subscribed(st->second.id, true);
+    svc_.presence.methods_subscribed(st->second.who, st->second.id, true);
   }
   flush_requests(st->second);
 }

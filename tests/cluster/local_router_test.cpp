@@ -154,13 +154,24 @@ TEST_F(LocalRouterTest, LinkDownAnswersPendingCallsAtOnce) {
   auto l = connect(1);
   auto a = call(dev);
   auto b = call(dev);
-  router.link_down(1);
+  router.link_down(dev, 1);
   drain();
   EXPECT_EQ(a->answers, 1);
   EXPECT_EQ(a->result.ec, errc::device_unavailable);
   EXPECT_EQ(b->result.ec, errc::device_unavailable);
   EXPECT_EQ(router.pending_calls(), 0u);
   EXPECT_EQ(router.connected_links(), 0u);
+}
+
+TEST_F(LocalRouterTest, LinkDownNamingAnotherIdentityChangesNothing) {
+  auto l = connect(1);
+  router.link_down({"dev2", {}}, 1);
+  router.methods_subscribed({"dev2", {}}, 1, false);
+  drain();
+  EXPECT_EQ(router.connected_links(), 1u);
+  auto a = call(dev);
+  EXPECT_EQ(l->delivered.size(), 1u) << "still the device's link, still listening";
+  EXPECT_EQ(a->answers, 0);
 }
 
 TEST_F(LocalRouterTest, NewerConnectionKicksTheOlderAndAnswersItsCalls) {
@@ -171,7 +182,7 @@ TEST_F(LocalRouterTest, NewerConnectionKicksTheOlderAndAnswersItsCalls) {
   EXPECT_EQ(a->answers, 1);
   EXPECT_EQ(a->result.ec, errc::device_unavailable);
   // The old connection reporting itself down later must not remove the new one.
-  router.link_down(1);
+  router.link_down(dev, 1);
   drain();
   auto b = call(dev);
   EXPECT_EQ(new_link->delivered.size(), 1u);
@@ -217,7 +228,7 @@ TEST_F(LocalRouterTest, WaitingCallIsDeliveredWhenTheDeviceSubscribes) {
   EXPECT_EQ(a->answers, 0);
   auto l = connect(1, false);
   EXPECT_TRUE(l->delivered.empty());
-  router.methods_subscribed(1, true);
+  router.methods_subscribed(dev, 1, true);
   drain();
   ASSERT_EQ(l->delivered.size(), 1u);
   router.method_response(1, l->delivered[0]->rid, 200, "null");
@@ -259,7 +270,7 @@ TEST_F(LocalRouterTest, ShutDownAnswersEveryCallOnceKicksLinksAndRefusesNewOnes)
 
   // Afterwards: a late answer changes nothing, new calls are refused, new links kicked.
   router.method_response(1, l->delivered[0]->rid, 200, "{}");
-  router.link_down(1);
+  router.link_down(dev, 1);
   auto late = connect(2);
   EXPECT_EQ(late->kicks, std::vector<errc>{errc::service_unavailable});
   auto refused = call(dev);

@@ -29,7 +29,8 @@ using strand_type = local_router::strand_type;
 
 // A device that echoes every request from its own strand, as an MQTT or AMQP session would.
 struct echo_link final : device_link, std::enable_shared_from_this<echo_link> {
-  echo_link(strand_type s, presence& p, link_id i) : strand(std::move(s)), router(p), id(i) {}
+  echo_link(strand_type s, presence& p, identity_key w, link_id i)
+      : strand(std::move(s)), router(p), who(std::move(w)), id(i) {}
   void deliver(std::shared_ptr<const method_request> r) override {
     asio::post(strand, [self = shared_from_this(), r = std::move(r)] {
       if (self->closed) return;
@@ -40,11 +41,12 @@ struct echo_link final : device_link, std::enable_shared_from_this<echo_link> {
     asio::post(strand, [self = shared_from_this()] {
       if (self->closed) return;
       self->closed = true;
-      self->router.link_down(self->id);
+      self->router.link_down(self->who, self->id);
     });
   }
   strand_type strand;
   presence& router;
+  identity_key who;
   link_id id;
   bool closed = false;  // own strand only
 };
@@ -69,8 +71,9 @@ TEST(LocalRouterThreads, EveryCallAnsweredOnceWhileLinksComeAndGo) {
 
   std::vector<std::shared_ptr<echo_link>> stable;
   for (int d = 0; d < stable_devices; ++d) {
-    auto l = std::make_shared<echo_link>(asio::make_strand(ioc), router, next_link_id());
-    router.link_up({"dev" + std::to_string(d), {}}, l->id, l, true);
+    identity_key who{"dev" + std::to_string(d), {}};
+    auto l = std::make_shared<echo_link>(asio::make_strand(ioc), router, who, next_link_id());
+    router.link_up(who, l->id, l, true);
     stable.push_back(l);
   }
 
@@ -88,14 +91,14 @@ TEST(LocalRouterThreads, EveryCallAnsweredOnceWhileLinksComeAndGo) {
     const identity_key flaky{"flaky", {}};
     std::shared_ptr<echo_link> last;
     for (int round = 0; round < churn_rounds; ++round) {
-      auto l = std::make_shared<echo_link>(asio::make_strand(ioc), router, next_link_id());
+      auto l = std::make_shared<echo_link>(asio::make_strand(ioc), router, flaky, next_link_id());
       router.link_up(flaky, l->id, l, round % 2 == 0);
-      if (round % 2 == 1) router.methods_subscribed(l->id, true);
+      if (round % 2 == 1) router.methods_subscribed(flaky, l->id, true);
       std::this_thread::sleep_for(std::chrono::microseconds(500));
-      if (round % 3 == 0) router.link_down(l->id);
+      if (round % 3 == 0) router.link_down(flaky, l->id);
       last = std::move(l);
     }
-    if (last) router.link_down(last->id);
+    if (last) router.link_down(flaky, last->id);
   });
 
   // Callers, each on its own strand (an HTTP session's), route onto the core strand.
@@ -136,7 +139,7 @@ TEST(LocalRouterThreads, EveryCallAnsweredOnceWhileLinksComeAndGo) {
   ASSERT_EQ(done.wait_for(std::chrono::seconds(60)), std::future_status::ready)
       << remaining.load() << " calls still unanswered";
 
-  for (auto& l : stable) router.link_down(l->id);
+  for (auto& l : stable) router.link_down(l->who, l->id);
   std::promise<std::size_t> pending;
   asio::post(core, [&] { pending.set_value(router.pending_calls()); });
   EXPECT_EQ(pending.get_future().get(), 0u);

@@ -94,14 +94,14 @@ class recording_presence final : public presence {
     auto& e = live[id] = entry{who, std::move(link), methods_subscribed};
     if (methods_subscribed) deliver(e);
   }
-  void methods_subscribed(link_id id, bool subscribed) override {
+  void methods_subscribed(const identity_key&, link_id id, bool subscribed) override {
     auto it = live.find(id);
     if (it == live.end()) return;
     bool fresh = subscribed && !it->second.subscribed;
     it->second.subscribed = subscribed;
     if (fresh) deliver(it->second);
   }
-  void link_down(link_id id) override {
+  void link_down(const identity_key&, link_id id) override {
     ++downs;
     live.erase(id);
   }

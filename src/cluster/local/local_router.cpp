@@ -151,17 +151,15 @@ void local_router::sweep() {
 }
 
 void local_router::revoke(const identity_key& who) {
-  std::vector<link_entry*> victims;
+  std::vector<std::pair<identity_key, link_id>> victims;
   for (auto& [key, entry] : links_) {
     if (key.device_id == who.device_id && (who.module_id.empty() || key.module_id == who.module_id))
-      victims.push_back(&entry);
+      victims.emplace_back(key, entry.id);
   }
-  std::vector<link_id> ids;
-  for (auto* e : victims) {
-    e->link->kick(errc::device_not_found);
-    ids.push_back(e->id);
+  for (auto& [key, id] : victims) {
+    links_.at(key).link->kick(errc::device_not_found);
+    on_link_down(key, id, errc::device_unavailable);
   }
-  for (auto id : ids) on_link_down(id, errc::device_unavailable);
 }
 
 // ---- presence -----------------------------------------------------------------------------
@@ -173,12 +171,12 @@ void local_router::link_up(const identity_key& who, link_id id, std::shared_ptr<
   });
 }
 
-void local_router::methods_subscribed(link_id id, bool subscribed) {
-  asio::dispatch(core_, [this, id, subscribed] { on_subscribed(id, subscribed); });
+void local_router::methods_subscribed(const identity_key& who, link_id id, bool subscribed) {
+  asio::dispatch(core_, [this, who, id, subscribed] { on_subscribed(who, id, subscribed); });
 }
 
-void local_router::link_down(link_id id) {
-  asio::dispatch(core_, [this, id] { on_link_down(id, errc::device_unavailable); });
+void local_router::link_down(const identity_key& who, link_id id) {
+  asio::dispatch(core_, [this, who, id] { on_link_down(who, id, errc::device_unavailable); });
 }
 
 void local_router::method_response(link_id id, std::string rid, int status, std::string payload) {
@@ -197,9 +195,8 @@ void local_router::on_link_up(identity_key who, link_id id, std::shared_ptr<devi
   if (auto old = links_.find(who); old != links_.end()) {
     // One active connection per identity: the newer one wins (spec/protocol.md §3.5, §4.6).
     old->second.link->kick(errc::device_unavailable);
-    on_link_down(old->second.id, errc::device_unavailable);
+    on_link_down(who, old->second.id, errc::device_unavailable);
   }
-  link_owner_[id] = who;
   auto& entry = links_[who];
   entry.id = id;
   entry.link = std::move(link);
@@ -219,7 +216,6 @@ std::size_t local_router::shut_down(errc reason) {
     entry.link->kick(reason);
   }
   links_.clear();
-  link_owner_.clear();
   for (auto& [n, p] : pending_) {  // none should be left without a link; answer them anyway
     finish(std::move(p.handler), {reason, 0, {}});
     ++ended;
@@ -230,13 +226,11 @@ std::size_t local_router::shut_down(errc reason) {
   return ended;
 }
 
-void local_router::on_subscribed(link_id id, bool subscribed) {
-  auto owner = link_owner_.find(id);
-  if (owner == link_owner_.end()) return;
-  auto it = links_.find(owner->second);
+void local_router::on_subscribed(const identity_key& who, link_id id, bool subscribed) {
+  auto it = links_.find(who);
   if (it == links_.end() || it->second.id != id) return;
   it->second.subscribed = subscribed;
-  if (subscribed) wake_waiters(owner->second);
+  if (subscribed) wake_waiters(who);
 }
 
 void local_router::wake_waiters(const identity_key& who) {
@@ -271,11 +265,8 @@ void local_router::fail_pending_of(link_entry& entry, errc reason) {
   // The sweep timer may now be armed for a call that is gone; it finds nothing due and re-arms.
 }
 
-void local_router::on_link_down(link_id id, errc reason) {
-  auto owner = link_owner_.find(id);
-  if (owner == link_owner_.end()) return;
-  auto it = links_.find(owner->second);
-  link_owner_.erase(owner);
+void local_router::on_link_down(const identity_key& who, link_id id, errc reason) {
+  auto it = links_.find(who);
   if (it == links_.end() || it->second.id != id) return;
   fail_pending_of(it->second, reason);
   links_.erase(it);

@@ -40,8 +40,8 @@ class local_router final : public router, public presence {
   // Interface: presence (any thread)
   void link_up(const identity_key& who, link_id id, std::shared_ptr<device_link> link,
                bool methods_subscribed) override;
-  void methods_subscribed(link_id id, bool subscribed) override;
-  void link_down(link_id id) override;
+  void methods_subscribed(const identity_key& who, link_id id, bool subscribed) override;
+  void link_down(const identity_key& who, link_id id) override;
   void method_response(link_id id, std::string rid, int status, std::string payload) override;
 
   /// The hub is stopping (SIGTERM): answers every pending and waiting call with `reason`, kicks
@@ -93,8 +93,8 @@ class local_router final : public router, public presence {
   };
 
   void on_link_up(identity_key who, link_id id, std::shared_ptr<device_link> link, bool subscribed);
-  void on_subscribed(link_id id, bool subscribed);
-  void on_link_down(link_id id, errc reason);
+  void on_subscribed(const identity_key& who, link_id id, bool subscribed);
+  void on_link_down(const identity_key& who, link_id id, errc reason);
   void on_response(link_id id, const std::string& rid, int status, std::string payload);
   void deliver(link_entry& entry, invoke_request call, invoke_handler handler);
   void wake_waiters(const identity_key& who);
@@ -107,7 +107,6 @@ class local_router final : public router, public presence {
   strand_type core_;
   limits limits_;
   std::unordered_map<identity_key, link_entry, identity_key_hash> links_;
-  std::unordered_map<link_id, identity_key> link_owner_;
   std::unordered_map<std::uint64_t, pending_call> pending_;   // nodes: stable addresses
   std::map<std::chrono::seconds, deadline_queue> deadlines_;  // by response timeout
   boost::asio::steady_timer sweep_timer_;
