@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -455,9 +456,10 @@ asio::awaitable<bool> mqtt_connection<Stream>::on_connect(mqtt::connect& c) {
   id_ = id;
   clean_session_ = c.clean_session;
   filters_ = std::move(verdict.filters);
-  for (const auto& f : filters_)
-    if (mqtt::classify_filter(f, who_.device_id, who_.module_id) == mqtt::filter_kind::methods)
-      methods_ = true;
+  if (filters_)
+    for (const auto& f : *filters_)
+      if (mqtt::classify_filter(f, who_.device_id, who_.module_id) == mqtt::filter_kind::methods)
+        methods_ = true;
 
   // Keep-alive enforced at 1.5x (MQTT 3.1.1 §3.1.2.10), capped at IoT Hub's maximum; a client
   // that asks for none still gets the cap, so half-open connections end.
@@ -506,18 +508,20 @@ template <class Stream>
 void mqtt_connection<Stream>::on_subscribe(const mqtt::subscribe& s) {
   mqtt::suback ack{s.packet_id, {}};
   bool changed = false;
+  auto filters = filters_ ? *filters_ : std::vector<std::string>{};  // sorted
   for (const auto& sub : s.subscriptions) {
     auto kind = mqtt::classify_filter(sub.filter, who_.device_id, who_.module_id);
-    bool known = filters_.contains(sub.filter);
+    auto at = std::lower_bound(filters.begin(), filters.end(), sub.filter);
+    bool known = at != filters.end() && *at == sub.filter;
     if (kind == mqtt::filter_kind::unknown ||
-        (!known && filters_.size() >= limits_.max_subscriptions)) {
+        (!known && filters.size() >= limits_.max_subscriptions)) {
       ack.return_codes.push_back(mqtt::suback_failure);
       continue;
     }
     // QoS 2 is granted as 1 (spec/protocol.md §3.6).
     ack.return_codes.push_back(std::min<std::uint8_t>(sub.requested_qos, 1));
     if (!known) {
-      filters_.insert(sub.filter);
+      filters.insert(at, sub.filter);
       changed = true;
     }
     if (kind == mqtt::filter_kind::methods && !methods_) {
@@ -527,14 +531,20 @@ void mqtt_connection<Stream>::on_subscribe(const mqtt::subscribe& s) {
   }
   mqtt::encode(out_, ack);
   wake_writer();
-  if (changed) store_filters();
+  if (changed) {
+    filters_ = std::make_shared<const std::vector<std::string>>(std::move(filters));
+    store_filters();
+  }
 }
 
 template <class Stream>
 void mqtt_connection<Stream>::on_unsubscribe(const mqtt::unsubscribe& u) {
   bool changed = false;
+  auto filters = filters_ ? *filters_ : std::vector<std::string>{};  // sorted
   for (const auto& f : u.filters) {
-    if (filters_.erase(f) == 0) continue;
+    auto at = std::lower_bound(filters.begin(), filters.end(), f);
+    if (at == filters.end() || *at != f) continue;
+    filters.erase(at);
     changed = true;
     if (methods_ &&
         mqtt::classify_filter(f, who_.device_id, who_.module_id) == mqtt::filter_kind::methods) {
@@ -544,7 +554,12 @@ void mqtt_connection<Stream>::on_unsubscribe(const mqtt::unsubscribe& u) {
   }
   mqtt::encode(out_, mqtt::unsuback{u.packet_id});
   wake_writer();
-  if (changed) store_filters();
+  if (changed) {
+    filters_ = filters.empty()
+                   ? nullptr
+                   : std::make_shared<const std::vector<std::string>>(std::move(filters));
+    store_filters();
+  }
 }
 
 std::atomic<std::uint64_t> telemetry_messages{0};

@@ -7,7 +7,7 @@ std::pair<mqtt_session_store::filter_set, bool> mqtt_session_store::open(const i
                                                                          bool clean_session) {
   auto [it, inserted] = sessions_.try_emplace(who);
   bool present = !inserted && !clean_session;
-  if (clean_session) it->second.filters.clear();
+  if (clean_session) it->second.filters.reset();
   it->second.owner = owner;
   return {it->second.filters, present};
 }
