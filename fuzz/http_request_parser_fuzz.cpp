@@ -26,6 +26,15 @@ std::string_view sv(beast::string_view s) {
 
 // Feeds `in` in pieces of `step` bytes (the last shorter), keeping what the parser left
 // unconsumed in front of the next piece, until the message is done or an error.
+//
+// In a chunked body, fewer than 5 bytes are never handed back to the parser: Boost 1.81's
+// basic_parser asserts `n >= 5` when it re-enters the final chunk ("0\r\n" seen, the trailer
+// not complete) with 4 bytes, a false assertion that Beast removed upstream
+// (https://github.com/boostorg/beast/pull/2861); the code after it handles those bytes. Release
+// builds (NDEBUG) never see it; this harness runs with assertions on. A chunked message cannot
+// end in fewer bytes than that ("0\r\n\r\n" is fed whole), so waiting changes nothing but at
+// the very end of the input, where up to 4 bytes of an unfinished message stay unfed (and an
+// error they might raise is not seen); both parsers are fed alike.
 beast::error_code feed(http::basic_parser<true>& p, std::string_view in, std::size_t step) {
   p.header_limit(16 * 1024);  // http_limits' defaults
   p.body_limit(256 * 1024);
@@ -45,6 +54,11 @@ beast::error_code feed(http::basic_parser<true>& p, std::string_view in, std::si
       }
       if (ec) return ec;
       if (p.is_done() || n == 0 || pending.empty()) break;
+    }
+    while (!in.empty() && p.is_header_done() && p.chunked() && pending.size() < 5) {
+      const auto more = std::min(step, in.size());
+      pending.append(in.substr(0, more));
+      in.remove_prefix(more);
     }
   }
   return ec;
