@@ -181,7 +181,6 @@ int run_serve(const serve_config& cfg) {
 
   registry reg(core, store::sqlite_registry::open(data_dir / "registry.db"));
   cluster::local_router router(core, {cfg.max_inflight_per_device, cfg.max_inflight_per_hub});
-  reg.on_revoked([&router](const identity_key& who) { router.revoke(who); });
   invoker inv(reg, router, {cfg.throttle_rate, cfg.throttle_burst});
   api::services svc{reg, inv, policies,
                     [&router](const identity_key& k) { return router.is_connected(k); }};
@@ -218,6 +217,11 @@ int run_serve(const serve_config& cfg) {
   mqtt_limits.max_packet_bytes = cfg.max_mqtt_packet_bytes;
   mqtt_limits.max_subscriptions = cfg.max_subscriptions;
   transport::mqtt_services mqtt_svc{reg, router, policies, {}};
+  // Core strand. A disabled identity is only kicked; a deleted one also loses its MQTT session.
+  reg.on_revoked([&](const identity_key& who) {
+    router.revoke(who);
+    if (!reg.find(who)) mqtt_svc.sessions.forget(who);
+  });
   transport::amqp_limits amqp_limits;
   amqp_limits.auth_deadline = std::chrono::seconds(cfg.connect_deadline_seconds);
   amqp_limits.idle_timeout = std::chrono::seconds(cfg.amqp_idle_timeout_seconds);

@@ -18,6 +18,14 @@ void mqtt_session_store::update(const identity_key& who, link_id owner, filter_s
   it->second.filters = std::move(filters);
 }
 
+void mqtt_session_store::forget(const identity_key& who) {
+  if (who.is_module()) {
+    sessions_.erase(who);
+    return;
+  }
+  std::erase_if(sessions_, [&](const auto& s) { return s.first.device_id == who.device_id; });
+}
+
 void mqtt_session_store::close(const identity_key& who, link_id owner, bool clean_session) {
   auto it = sessions_.find(who);
   if (it == sessions_.end() || it->second.owner != owner) return;

@@ -39,6 +39,11 @@ class mqtt_session_store {
   /// persistent one stays for the next connection.
   void close(const identity_key& who, link_id owner, bool clean_session);
 
+  /// The identity was deleted from the registry: its stored session ends with it, so that an
+  /// identity created again under the same id starts without one. A device's deletion ends its
+  /// modules' sessions too. A connection of it still open finds no session to update or close.
+  void forget(const identity_key& who);
+
   std::size_t size() const noexcept { return sessions_.size(); }
 
  private:

@@ -170,6 +170,24 @@ class PahoTest(MqttCase):
         self.assertInvokeError(self.invoke(device_id, "echo"), 404, 404103)
 
 
+class SessionAfterDeleteTest(MqttCase):
+    def test_deleting_a_device_ends_its_persistent_session(self):
+        """A deleted device's CleanSession=0 session goes with it: a device created again under the
+        same id is a new device, with no session (session-present 0) and no method subscription."""
+        device_id, key = self.new_device()
+        c = self.connected(device_id, key, clean=False)
+        self.assertEqual(c.subscribe([(METHODS_FILTER, 0)]), [0])
+        c.disconnect()
+        self.assertEqual(self.hub.request("DELETE", f"/devices/{device_id}").status, 204)
+
+        _, key2 = self.new_device(device_id)
+        c2 = self.raw()
+        ack = c2.connect(device_id, self.username(device_id), self.token(device_id, key2), clean=False)
+        self.assertEqual(ack.return_code, 0, ack)
+        self.assertEqual(ack.session_present, 0, "the deleted device's session was resumed")
+        self.assertInvokeError(self.invoke(device_id, "echo"), 404, 404103)
+
+
 class SubscribeTest(MqttCase):
     def test_duplicate_identical_subscribes_are_harmless(self):
         device_id, key = self.new_device()
