@@ -3,6 +3,8 @@
 //
 //   methodhub-bench suite --hub-bin PATH [options]  everything, in one run; a table of medians
 //   methodhub-bench echo-server --port-file F       the ceiling's server (the suite forks it)
+//   methodhub-bench devices --kind K --port P ...   a device set in its own process (the suite
+//                                                   forks one for the hub, one for mosquitto)
 //
 // The suite starts (and always stops) its own processes: a hub in a temporary data directory,
 // Debian's mosquitto on a free loopback port, the TCP echo server. It then measures
@@ -14,7 +16,9 @@
 //   3. ceiling:   C clients doing request/response against a trivial TCP echo server;
 //   4. footprint: hub RSS and kernel TCP memory per connected idle device (plain and TLS).
 // 1-3 run in rounds: each round runs every scenario once at every C, so that the machine's drift
-// over the set falls on the hub and its peers alike; the tables give each column's median.
+// over the set falls on the hub and its peers alike; the tables give each column's median. Within
+// a run, 1 and 2 and 3 alternate in slices of a few seconds (--slice), with the hub's and
+// mosquitto's devices connected throughout, each set in its own process (`devices`).
 // Latencies go into a log-linear histogram (every sample, <1% bucket error). All traffic stays on
 // 127.0.0.0/8; every loop is bounded in count and time, and a watchdog alarm ends the process.
 //
@@ -34,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "device_process.hpp"
 #include "echo_server.hpp"
 #include "options.hpp"
 #include "process.hpp"
@@ -56,14 +61,18 @@ void usage() {
   std::puts(
       "usage: methodhub-bench suite --hub-bin PATH [--devices N] [--concurrency 64,512] "
       "[--duration S]\n"
-      "         [--runs R] [--payload BYTES] [--ramp PER_S] [--tls-ramp PER_S] [--threads T] "
+      "         [--slice S] [--runs R] [--payload BYTES] [--ramp PER_S] [--tls-ramp PER_S] "
+      "[--threads T] "
       "[--hub-threads T]\n"
       "         [--sources K] [--footprint 10000,cap] [--no-footprint-tls] [--skip-hub] "
       "[--skip-mosquitto] [--skip-offline]\n"
       "         [--tls (also hub-tls: devices over MQTTS at --tls-ramp, invokers over HTTPS)]\n"
       "         [--skip-ceiling] [--skip-footprint] [--mosquitto PATH] [--work DIR] [--keep] "
       "[--watchdog S]\n"
-      "       methodhub-bench echo-server --port-file F [--threads T]");
+      "       methodhub-bench echo-server --port-file F [--threads T]\n"
+      "       methodhub-bench devices --kind hub|mosquitto --port P --ids-file F --count N "
+      "--status-file F\n"
+      "         [--ramp PER_S] [--timeout S] [--sources K] [--threads T]");
 }
 
 }  // namespace
@@ -103,6 +112,21 @@ int main(int argc, char** argv) {
       return echo_server_main(kv.at("--port-file"),
                               kv.count("--threads") ? std::stoi(kv["--threads"]) : 2);
     }
+    if (cmd == "devices") {
+      device_process::settings s;
+      const auto& kind = kv.at("--kind");
+      if (kind != "hub" && kind != "mosquitto") throw std::runtime_error("--kind hub|mosquitto");
+      s.kind = kind == "hub" ? peer_kind::hub : peer_kind::mosquitto;
+      s.port = static_cast<std::uint16_t>(std::stoul(kv.at("--port")));
+      s.count = std::stoul(kv.at("--count"));
+      if (kv.count("--ramp")) s.ramp = std::stod(kv["--ramp"]);
+      if (kv.count("--timeout")) s.timeout_s = std::stod(kv["--timeout"]);
+      if (kv.count("--sources")) s.sources = std::stoul(kv["--sources"]);
+      if (kv.count("--threads")) s.threads = std::stoi(kv["--threads"]);
+      if (s.ramp <= 0 || s.threads < 1 || s.sources < 1)
+        throw std::runtime_error("bad option value (ramp > 0, threads >= 1, sources >= 1)");
+      return devices_main(s, kv.at("--ids-file"), kv.at("--status-file"));
+    }
     if (cmd != "suite") {
       usage();
       return 2;
@@ -121,6 +145,8 @@ int main(int argc, char** argv) {
         for (auto c : parse_list(v)) o.concurrency.push_back(static_cast<int>(c));
       } else if (k == "--duration")
         o.duration = std::stod(v);
+      else if (k == "--slice")
+        o.slice = std::stod(v);
       else if (k == "--runs")
         o.runs = std::stoi(v);
       else if (k == "--payload")
@@ -154,10 +180,11 @@ int main(int argc, char** argv) {
       if (f == "--keep") o.keep = true;
       if (f == "--tls") o.tls_throughput = true;
     }
-    if (o.devices == 0 || o.runs < 1 || o.duration <= 0 || o.threads < 1 || o.ramp <= 0 ||
-        o.tls_ramp <= 0 || o.payload < 32)
+    if (o.devices == 0 || o.runs < 1 || o.duration <= 0 || o.slice <= 0 || o.threads < 1 ||
+        o.ramp <= 0 || o.tls_ramp <= 0 || o.payload < 32)
       throw std::runtime_error(
-          "bad option value (devices >= 1, runs >= 1, duration > 0, threads >= 1, payload >= 32)");
+          "bad option value (devices >= 1, runs >= 1, duration > 0, slice > 0, threads >= 1, "
+          "payload >= 32)");
     int rc = suite_main(o);
     kill_children_now();
     return rc;

@@ -14,6 +14,8 @@ struct options {
   std::size_t devices = 10000;
   std::vector<int> concurrency{64, 512};
   double duration = 10;
+  double slice = 2;  // a run's duration is measured in slices of about this, alternating with
+                     // the other scenarios (suite.cpp)
   int runs = 3;
   std::size_t payload = 100;
   double ramp = 2000;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 
 #include "codec/sas/sas_token.hpp"
 #include "common.hpp"
+#include "device_process.hpp"
 #include "device_sim.hpp"
 #include "echo_server.hpp"
 #include "footprint.hpp"
@@ -208,62 +210,98 @@ int suite_main(options o) {
     es_port = static_cast<std::uint16_t>(std::atoi(read_file(pf).c_str()));
   }
 
-  // ---- rounds: each runs every scenario once at every C, so that the machine's drift over the
-  // set (on a shared VM, 10-20 % within minutes) falls on the hub and its peers alike instead of
-  // on whichever ran last. Only one device set is connected at a time: two would need twice the
-  // descriptors. Reconnecting each round also repeats the ramp, which the table reports from the
-  // first round.
+  // ---- the device sets, each in its own process (device_process.hpp) and connected for all the
+  // rounds: the hub's and mosquitto's side by side would not fit under one process's descriptor
+  // cap. Their CPU counts as the bench's.
+  device_process hub_devs, mq_devs;
+  device_process::settings dev_settings;
+  dev_settings.count = o.devices;
+  dev_settings.ramp = o.ramp;
+  dev_settings.timeout_s = connect_deadline;
+  dev_settings.sources = o.sources;
+  dev_settings.threads = o.threads;
+  if (!o.skip_hub) {
+    auto s = dev_settings;
+    s.kind = peer_kind::hub;
+    s.port = hub.mqtt;
+    hub_connect = hub_devs.start(o.self, work, "hub", s, ids, &tokens);
+    connect_line("hub", hub_connect);
+    if (hub_connect.connected == 0) throw std::runtime_error("no device could connect to the hub");
+  }
+  if (mq > 0) {
+    auto s = dev_settings;
+    s.kind = peer_kind::mosquitto;
+    s.port = mq_port;
+    mosq_connect = mq_devs.start(o.self, work, "mosquitto", s, ids, nullptr);
+    connect_line("mosquitto", mosq_connect);
+  }
+
+  // ---- rounds. Each round runs, at every C, the hub, mosquitto and the ceiling in alternating
+  // slices of ~--slice s (ABBA order: hub, mosquitto, echo, then echo, mosquitto, hub, ...) until
+  // each has had --duration s, and adds one run per scenario made of its slices. On this VM the
+  // machine's speed drifts by 10-20 % within minutes; runs a minute apart put that drift into the
+  // ratios (one round's hub/mosquitto went from 1.06 to 1.46 between rounds, session 8), slices a
+  // few seconds apart cancel most of it. hub-offline (no peer to compare with) runs whole.
+  struct contender {
+    std::string name;
+    pid_t server, helper;
+    std::function<worker_fn(void)> make;
+  };
+  std::vector<contender> alternating;
+  if (!o.skip_hub)
+    alternating.push_back({"hub", hub.pid, hub_devs.pid(), [&] {
+                             return hub_invoker(hub.http, auth, ids, 0, o.devices, o.payload);
+                           }});
+  if (mq > 0)
+    alternating.push_back({"mosquitto", mq, mq_devs.pid(),
+                           [&] { return mqtt_requester(mq_port, ids, o.devices, o.payload); }});
+  if (es > 0)
+    alternating.push_back({"tcp-echo", es, -1, [&] { return echo_client(es_port, o.payload); }});
+  const int slices =
+      alternating.size() > 1 ? std::max(1, static_cast<int>(std::lround(o.duration / o.slice))) : 1;
+  if (slices > 1)
+    std::printf("  each run: %d slices of %.2f s, alternating with the other scenarios\n", slices,
+                o.duration / slices);
   std::vector<int> offline_c{1};  // the offline target is a latency: p99 < 1 ms at C=1
   for (int c : o.concurrency)
     if (c != 1) offline_c.push_back(c);
   for (int round = 0; round < o.runs; ++round) {
     if (o.runs > 1) std::printf("  round %d of %d\n", round + 1, o.runs);
-    if (!o.skip_hub) {
-      device_set ds;
-      ds.kind = peer_kind::hub;
-      ds.port = hub.mqtt;
-      ds.sources = o.sources;
-      ds.tls_ctx = &tls_ctx;
-      ds.ids = &ids;
-      ds.tokens = &tokens;
-      auto rep = connect_devices(ioc, ds, 0, o.devices, o.ramp, connect_deadline);
-      connect_line("hub", rep);
-      if (round == 0) hub_connect = rep;
-      if (rep.connected == 0) throw std::runtime_error("no device could connect to the hub");
-      run_scenario(
-          "hub", hub.pid, [&] { return hub_invoker(hub.http, auth, ids, 0, o.devices, o.payload); },
-          round);
-      // A call to a registered device that is not connected: answered 404103 by the hub alone.
-      if (!o.skip_offline)
-        run_scenario(
-            "hub-offline", hub.pid,
-            [&] {
-              return hub_invoker(hub.http, auth, ids, o.devices, ids.size() - o.devices, o.payload,
-                                 true);
-            },
-            round, offline_c);
-      hub_rss_after = rss_kb(hub.pid);
-      if (ds.dropped)
-        std::printf("  hub: %zu devices dropped during the runs\n", ds.dropped.load());
-      disconnect_devices(ds);
+    for (int c : o.concurrency) {
+      std::vector<run_result> runs(alternating.size());
+      for (int k = 0; k < slices; ++k)
+        for (std::size_t j = 0; j < alternating.size(); ++j) {
+          const std::size_t at = k % 2 == 0 ? j : alternating.size() - 1 - j;
+          const auto& who = alternating[at];
+          runs[at].absorb(
+              timed_run(ioc, c, o.duration / slices, who.server, who.make(), who.helper));
+          if (!child_alive(who.server))
+            throw std::runtime_error(who.name + ": the server process died");
+          if (who.helper > 0 && !child_alive(who.helper))
+            throw std::runtime_error(who.name + ": the device process died");
+        }
+      for (std::size_t j = 0; j < alternating.size(); ++j) {
+        auto& st = stats_of(alternating[j].name, c);
+        st.runs.push_back(std::move(runs[j]));
+        print_run(alternating[j].name, c, round, st.runs.back());
+      }
     }
-    if (mq > 0) {
-      device_set ds;
-      ds.kind = peer_kind::mosquitto;
-      ds.port = mq_port;
-      ds.sources = o.sources;
-      ds.ids = &ids;
-      auto rep = connect_devices(ioc, ds, 0, o.devices, o.ramp, connect_deadline);
-      connect_line("mosquitto", rep);
-      if (round == 0) mosq_connect = rep;
+    // A call to a registered device that is not connected: answered 404103 by the hub alone.
+    if (!o.skip_hub && !o.skip_offline)
       run_scenario(
-          "mosquitto", mq, [&] { return mqtt_requester(mq_port, ids, o.devices, o.payload); },
-          round);
-      disconnect_devices(ds);
-    }
-    if (es > 0)
-      run_scenario(
-          "tcp-echo", es, [&] { return echo_client(es_port, o.payload); }, round);
+          "hub-offline", hub.pid,
+          [&] {
+            return hub_invoker(hub.http, auth, ids, o.devices, ids.size() - o.devices, o.payload,
+                               true);
+          },
+          round, offline_c);
+    if (!o.skip_hub) hub_rss_after = rss_kb(hub.pid);
+  }
+  for (auto* set : {&hub_devs, &mq_devs}) {
+    std::string why;
+    if (auto dropped = set->stop(&why))
+      std::printf("  %s: %zu devices dropped during the runs: %s\n",
+                  set == &hub_devs ? "hub" : "mosquitto", dropped, why.c_str());
   }
 
   // hub-tls (--tls): after the rounds, its own ramp (slow: 100/s), then every run in a row.

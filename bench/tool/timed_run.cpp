@@ -32,8 +32,25 @@ constexpr auto set_up_limit = std::chrono::seconds(60);
 
 }  // namespace
 
+void run_result::absorb(const run_result& r) {
+  const double total = seconds + r.seconds;
+  if (total > 0) {
+    server_cpu = (server_cpu * seconds + r.server_cpu * r.seconds) / total;
+    bench_cpu = (bench_cpu * seconds + r.bench_cpu * r.seconds) / total;
+    other_cpu = (other_cpu * seconds + r.other_cpu * r.seconds) / total;
+  }
+  seconds = total;
+  ok += r.ok;
+  h.merge(r.h);
+  for (const auto& [k, v] : r.errors) errors[k] += v;
+  cut += r.cut;
+}
+
 run_result timed_run(asio::io_context& ioc, int concurrency, double duration_s, pid_t server,
-                     const worker_fn& fn) {
+                     const worker_fn& fn, pid_t helper) {
+  auto bench_seconds = [helper] {
+    return cpu_seconds(::getpid()) + (helper > 0 ? cpu_seconds(helper) : 0.0);
+  };
   run_window window;
   std::atomic<int> set_up{0};
   std::vector<worker_state> ws(static_cast<std::size_t>(concurrency));
@@ -51,7 +68,7 @@ run_result timed_run(asio::io_context& ioc, int concurrency, double duration_s, 
   for (auto limit = clk::now() + set_up_limit;
        set_up.load(std::memory_order_acquire) < concurrency && clk::now() < limit;)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  double s0 = cpu_seconds(server), b0 = cpu_seconds(::getpid()), m0 = machine_busy_seconds();
+  double s0 = cpu_seconds(server), b0 = bench_seconds(), m0 = machine_busy_seconds();
   auto t0 = clk::now();
   auto deadline =
       t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(duration_s));
@@ -74,7 +91,7 @@ run_result timed_run(asio::io_context& ioc, int concurrency, double duration_s, 
   run_result r;
   r.seconds = std::chrono::duration<double>(t1 - t0).count();
   r.server_cpu = 100.0 * (cpu_seconds(server) - s0) / r.seconds;
-  r.bench_cpu = 100.0 * (cpu_seconds(::getpid()) - b0) / r.seconds;
+  r.bench_cpu = 100.0 * (bench_seconds() - b0) / r.seconds;
   r.other_cpu =
       std::max(0.0, 100.0 * (machine_busy_seconds() - m0) / r.seconds - r.server_cpu - r.bench_cpu);
   for (auto& w : ws) {

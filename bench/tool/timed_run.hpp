@@ -72,11 +72,16 @@ struct run_result {
     for (const auto& [k, v] : errors) n += v;
     return n;
   }
+  /// Adds run `r` (another slice of the same scenario) to this one: counts and histograms sum,
+  /// CPU shares are weighted by the slices' lengths.
+  void absorb(const run_result& r);
 };
 
 using worker_fn = std::function<awaitable<void>(worker_state&)>;
 
+/// `helper`, when not -1, is a process of the bench's own (the device set's, device_process.hpp):
+/// its CPU counts as the bench's.
 run_result timed_run(asio::io_context& ioc, int concurrency, double duration_s, pid_t server,
-                     const worker_fn& fn);
+                     const worker_fn& fn, pid_t helper = -1);
 
 }  // namespace hub::bench
