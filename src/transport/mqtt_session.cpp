@@ -6,7 +6,6 @@
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -58,6 +57,10 @@ struct connect_verdict {
   mqtt_session_store::filter_set filters;
   std::int64_t token_expires = 0;  // unix seconds: `se` plus the clock skew allowance
 };
+
+void rethrow_if(const std::exception_ptr& e) {
+  if (e) std::rethrow_exception(e);
+}
 
 template <class Stream>
 class mqtt_connection final : public std::enable_shared_from_this<mqtt_connection<Stream>>,
@@ -111,6 +114,21 @@ class mqtt_connection final : public std::enable_shared_from_this<mqtt_connectio
   void on_subscribe(const mqtt::subscribe& s);
   void on_unsubscribe(const mqtt::unsubscribe& u);
   bool on_publish(mqtt::publish& p);
+
+  // Runs the body of a completion handler. This connection's work is a chain of handlers: an
+  // exception escaping one would end io_context::run(), and with it the hub (and one escaping the
+  // CONNECT coroutine would leave the connection without a read, never reported down). It ends
+  // this connection instead; finish() reports the link down, so the core stops routing to it.
+  template <class Fn>
+  void guarded(Fn&& fn) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      spdlog::error("mqtt {}: closing on an unexpected error: {}",
+                    connected_ ? who_.str() : "(connecting)", e.what());
+      finish();
+    }
+  }
 
   void wake_writer() {
     if (out_.size() > limits_.max_queued_bytes) {
@@ -183,7 +201,9 @@ class mqtt_connection<Stream>::link final : public device_link {
   void deliver(std::shared_ptr<const method_request> request) override {
     if (auto self = conn_.lock()) {
       auto ex = self->stream_.get_executor();
-      asio::post(ex, [self = std::move(self), r = std::move(request)] { self->send_method(*r); });
+      asio::post(ex, [self = std::move(self), r = std::move(request)] {
+        self->guarded([&] { self->send_method(*r); });
+      });
     }
   }
   void kick(errc) override {
@@ -225,7 +245,10 @@ void mqtt_connection<Stream>::process() {
         auto* c = std::get_if<mqtt::connect>(&result.packet);
         // The first packet must be CONNECT (MQTT 3.1.1 §3.1).
         if (!c) break;
-        asio::co_spawn(stream_.get_executor(), connect_then_process(std::move(*c)), asio::detached);
+        asio::co_spawn(stream_.get_executor(), connect_then_process(std::move(*c)),
+                       [self = this->shared_from_this()](std::exception_ptr e) {
+                         self->guarded([&] { rethrow_if(e); });
+                       });
         return;
       }
       if (!on_packet(result.packet)) break;
@@ -234,7 +257,10 @@ void mqtt_connection<Stream>::process() {
     if (result.status == mqtt::decode_status::error) {
       if (!connected_ && result.error == mqtt::decode_error::unsupported_protocol_version) {
         // MQTT 5 (or 3.1) CONNECT: refuse cleanly with "unacceptable protocol version".
-        asio::co_spawn(stream_.get_executor(), refuse_version(), asio::detached);
+        asio::co_spawn(stream_.get_executor(), refuse_version(),
+                       [self = this->shared_from_this()](std::exception_ptr e) {
+                         self->guarded([&] { rethrow_if(e); });
+                       });
         return;
       }
       spdlog::debug("mqtt {}: closing on bad packet: {}", connected_ ? who_.str() : "(connecting)",
@@ -266,7 +292,7 @@ void mqtt_connection<Stream>::read_more(bool readable) {
         detail::async_wait_readable(
             stream_, [self = this->shared_from_this()](boost::system::error_code ec) {
               if (ec || self->closed_) return self->finish();
-              self->read_more(true);
+              self->guarded([&] { self->read_more(true); });
             });
         return;
       }
@@ -282,7 +308,7 @@ void mqtt_connection<Stream>::read_more(bool readable) {
   stream_.async_read_some(
       asio::buffer(in_.data() + read_base_, want),
       [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
-        self->on_read(ec, n);
+        self->guarded([&] { self->on_read(ec, n); });
       });
 }
 
@@ -349,7 +375,7 @@ void mqtt_connection<Stream>::arm_watchdog() {
 template <class Stream>
 void mqtt_connection<Stream>::on_due() noexcept {
   asio::post(stream_.get_executor(), [weak = this->weak_from_this()] {
-    if (auto self = weak.lock()) self->check_deadlines();
+    if (auto self = weak.lock()) self->guarded([&] { self->check_deadlines(); });
   });
 }
 
@@ -389,7 +415,8 @@ void mqtt_connection<Stream>::start_write() {
                         self->shutdown();
                         return;
                       }
-                      if (!self->out_.empty() && !self->closed_) self->start_write();
+                      if (!self->out_.empty() && !self->closed_)
+                        self->guarded([&] { self->start_write(); });
                     });
 }
 

@@ -18,6 +18,7 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,7 @@ class recording_presence final : public presence {
     live.erase(id);
   }
   void method_response(link_id, std::string rid, int status, std::string payload) override {
+    if (fail_responses) throw std::runtime_error("recording_presence: failing as asked");
     responses.push_back({std::move(rid), status, std::move(payload)});
   }
 
@@ -118,6 +120,7 @@ class recording_presence final : public presence {
   std::size_t ups = 0;
   std::size_t downs = 0;
   std::vector<response> responses;
+  bool fail_responses = false;  // method_response() throws: a core that fails unexpectedly
 
  private:
   static void deliver(entry& e) {

@@ -103,6 +103,33 @@ TEST_F(mqtt_session_test, MethodAnswerReachesTheCore) {
   EXPECT_EQ(presence.responses[0].status, 200);
 }
 
+// An exception out of the head's work must not escape io_context::run() (it would stop the hub)
+// nor leave the connection without a read: the connection whose handler failed closes, and its
+// link is reported down. Whole: the answer is decoded in the CONNECT coroutine's process();
+// bytewise: in a read's completion handler.
+TEST_F(mqtt_session_test, UnexpectedErrorInAHandlerClosesOnlyThatConnection) {
+  presence.fail_responses = true;
+  std::string in = connect_bytes("dev1", testing::key_a);
+  mqtt::encode_publish(in, "$iothub/methods/res/200/?$rid=1", R"({"ok":true})", 0, 0);
+  mqtt::encode(in, mqtt::pingreq{});
+  for (std::size_t chunk : {0, 1}) {
+    SCOPED_TRACE(chunk);
+    presence.ups = presence.downs = 0;
+    testing::session_run r;
+    ASSERT_NO_THROW(r = run(in, chunk));
+    EXPECT_TRUE(r.finished);
+    EXPECT_FALSE(r.exception);
+    EXPECT_TRUE(r.peer->closed());
+    auto packets = decode_all(r.peer->output());
+    ASSERT_EQ(packets.size(), 1u);  // the CONNACK; no PINGRESP: the PINGREQ came after the failure
+    EXPECT_EQ(std::get<mqtt::connack>(packets[0]).return_code, mqtt::connect_return_code::accepted);
+    EXPECT_TRUE(presence.responses.empty());
+    EXPECT_EQ(presence.ups, 1u);
+    EXPECT_EQ(presence.downs, 1u);
+    EXPECT_TRUE(presence.live.empty());
+  }
+}
+
 TEST_F(mqtt_session_test, WrongKeyIsRefusedAndClosed) {
   const std::string other_key = "MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM=";  // not dev1's
   auto r = run(connect_bytes("dev1", other_key) + std::string("\xc0\x00", 2));   // + PINGREQ
