@@ -19,6 +19,7 @@
 
 #include "api/routes.hpp"
 #include "cli/logging.hpp"
+#include "cli/run_io.hpp"
 #include "cli/stop_signals.hpp"
 #include "cluster/local/local_router.hpp"
 #include "codec/json/json_scan.hpp"
@@ -320,8 +321,8 @@ int run_serve(const serve_config& cfg) {
   write_listening_file(listening, bound, cfg.hostname, ca_path);
 
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
-  ioc.run();
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { run_io(ioc); });
+  run_io(ioc);
   for (auto& t : pool) t.join();
 
   fs::remove(listening, fec);
