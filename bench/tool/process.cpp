@@ -108,18 +108,22 @@ long rss_kb(pid_t pid) {
   return -1;
 }
 
-double cpu_seconds(pid_t pid) {
+cpu_times cpu_times_of(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto rp = all.rfind(')');
-  if (rp == std::string::npos) return 0;
+  if (rp == std::string::npos) return {};
   std::istringstream fields(all.substr(rp + 2));
   std::vector<std::string> f;
   std::string tok;
   while (fields >> tok && f.size() < 16) f.push_back(tok);
-  if (f.size() < 13) return 0;  // f[0] is field 3 (state): utime is field 14, stime 15
-  double ticks = std::atof(f[11].c_str()) + std::atof(f[12].c_str());
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  if (f.size() < 13) return {};  // f[0] is field 3 (state): utime is field 14, stime 15
+  const auto tck = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return {std::atof(f[11].c_str()) / tck, std::atof(f[12].c_str()) / tck};
+}
+
+double cpu_seconds(pid_t pid) {
+  return cpu_times_of(pid).total();
 }
 
 // Busy CPU seconds of the whole machine (every process), from /proc/stat.

@@ -23,6 +23,12 @@ void stop_child(pid_t pid);
 bool child_alive(pid_t pid);
 
 long rss_kb(pid_t pid);
+// CPU seconds a process has used, in user space and in the kernel (/proc/<pid>/stat).
+struct cpu_times {
+  double user = 0, kernel = 0;
+  double total() const { return user + kernel; }
+};
+cpu_times cpu_times_of(pid_t pid);
 double cpu_seconds(pid_t pid);
 double machine_busy_seconds();
 long sockstat_tcp_mem_pages();

@@ -18,7 +18,9 @@ double median(std::vector<double> v) {
 
 summary summarize(const scenario_stats& s) {
   summary out;
-  std::vector<double> rate, p50, p90, p99, p999, mx, sc, bc, oc;
+  std::vector<double> rate, p50, p90, p99, p999, mx, sc, bc, oc, su, sk, bu, bk;
+  // µs per round trip from a CPU share in percent of one core.
+  auto per_call = [](double percent, double rate) { return rate > 0 ? percent * 1e4 / rate : 0; };
   for (const auto& r : s.runs) {
     rate.push_back(r.rate());
     p50.push_back(r.h.percentile(0.50) / 1e6);
@@ -29,6 +31,10 @@ summary summarize(const scenario_stats& s) {
     sc.push_back(r.server_cpu);
     bc.push_back(r.bench_cpu);
     oc.push_back(r.other_cpu);
+    su.push_back(per_call(r.server_cpu - r.server_kernel_cpu, r.rate()));
+    sk.push_back(per_call(r.server_kernel_cpu, r.rate()));
+    bu.push_back(per_call(r.bench_cpu - r.bench_kernel_cpu, r.rate()));
+    bk.push_back(per_call(r.bench_kernel_cpu, r.rate()));
     out.errors += r.error_count();
     out.ok += r.ok;
     for (const auto& [k, v] : r.errors) out.error_kinds[k] += v;
@@ -43,6 +49,10 @@ summary summarize(const scenario_stats& s) {
   out.server_cpu = median(sc);
   out.bench_cpu = median(bc);
   out.other_cpu = median(oc);
+  out.server_user_us = median(su);
+  out.server_kernel_us = median(sk);
+  out.bench_user_us = median(bu);
+  out.bench_kernel_us = median(bk);
   return out;
 }
 
@@ -56,6 +66,44 @@ void print_run(const std::string& name, int c, int i, const run_result& r) {
   for (const auto& [k, v] : r.errors)
     std::printf("      %s: %llu\n", k.c_str(), static_cast<unsigned long long>(v));
   std::fflush(stdout);
+}
+
+void print_cpu_per_round_trip(const std::vector<scenario_stats>& scenarios, double target) {
+  auto find = [&](const char* name, int c) -> const scenario_stats* {
+    for (const auto& s : scenarios)
+      if (s.name == name && s.concurrency == c && !s.runs.empty()) return &s;
+    return nullptr;
+  };
+  std::vector<int> cs;
+  for (const auto& s : scenarios)
+    if (s.name == "hub" && find("mosquitto", s.concurrency)) cs.push_back(s.concurrency);
+  if (cs.empty()) return;
+  std::printf(
+      "\n## CPU per round trip (µs, medians; generator = the bench and its device process)\n\n"
+      "| scenario | C | server user | server kernel | generator user | generator kernel | total "
+      "|\n|---|---:|---:|---:|---:|---:|---:|\n");
+  for (int c : cs)
+    for (const char* name : {"hub", "mosquitto"}) {
+      auto m = summarize(*find(name, c));
+      std::printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f |\n", name, c, m.server_user_us,
+                  m.server_kernel_us, m.bench_user_us, m.bench_kernel_us,
+                  m.server_us() + m.bench_us());
+    }
+  // The server and the generator share the cores, so round trips/s is at most cores ÷ (server
+  // µs + generator µs). For `target` × mosquitto's rate, the hub's side of a call must fit in
+  // what is left of mosquitto's total ÷ target once the generator has had its share.
+  std::printf("\nFor %.1f × mosquitto's round trips/s on the same cores:\n", target);
+  for (int c : cs) {
+    auto h = summarize(*find("hub", c));
+    auto q = summarize(*find("mosquitto", c));
+    const double budget = (q.server_us() + q.bench_us()) / target - h.bench_us();
+    std::printf(
+        "- C=%d: hub + generator <= %.1f µs per call; with the generator's %.1f µs, the hub <= "
+        "%.1f "
+        "µs (measured %.1f: user %.1f, kernel %.1f)\n",
+        c, (q.server_us() + q.bench_us()) / target, h.bench_us(), budget, h.server_us(),
+        h.server_user_us, h.server_kernel_us);
+  }
 }
 
 }  // namespace hub::bench

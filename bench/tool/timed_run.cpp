@@ -35,9 +35,14 @@ constexpr auto set_up_limit = std::chrono::seconds(60);
 void run_result::absorb(const run_result& r) {
   const double total = seconds + r.seconds;
   if (total > 0) {
-    server_cpu = (server_cpu * seconds + r.server_cpu * r.seconds) / total;
-    bench_cpu = (bench_cpu * seconds + r.bench_cpu * r.seconds) / total;
-    other_cpu = (other_cpu * seconds + r.other_cpu * r.seconds) / total;
+    auto weigh = [&](double& mine, double theirs) {
+      mine = (mine * seconds + theirs * r.seconds) / total;
+    };
+    weigh(server_cpu, r.server_cpu);
+    weigh(server_kernel_cpu, r.server_kernel_cpu);
+    weigh(bench_cpu, r.bench_cpu);
+    weigh(bench_kernel_cpu, r.bench_kernel_cpu);
+    weigh(other_cpu, r.other_cpu);
   }
   seconds = total;
   ok += r.ok;
@@ -48,8 +53,14 @@ void run_result::absorb(const run_result& r) {
 
 run_result timed_run(asio::io_context& ioc, int concurrency, double duration_s, pid_t server,
                      const worker_fn& fn, pid_t helper) {
-  auto bench_seconds = [helper] {
-    return cpu_seconds(::getpid()) + (helper > 0 ? cpu_seconds(helper) : 0.0);
+  auto bench_times = [helper] {
+    auto t = cpu_times_of(::getpid());
+    if (helper > 0) {
+      auto h = cpu_times_of(helper);
+      t.user += h.user;
+      t.kernel += h.kernel;
+    }
+    return t;
   };
   run_window window;
   std::atomic<int> set_up{0};
@@ -68,7 +79,8 @@ run_result timed_run(asio::io_context& ioc, int concurrency, double duration_s, 
   for (auto limit = clk::now() + set_up_limit;
        set_up.load(std::memory_order_acquire) < concurrency && clk::now() < limit;)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  double s0 = cpu_seconds(server), b0 = bench_seconds(), m0 = machine_busy_seconds();
+  const auto s0 = cpu_times_of(server), b0 = bench_times();
+  const double m0 = machine_busy_seconds();
   auto t0 = clk::now();
   auto deadline =
       t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(duration_s));
@@ -90,8 +102,11 @@ run_result timed_run(asio::io_context& ioc, int concurrency, double duration_s, 
   auto t1 = clk::now();
   run_result r;
   r.seconds = std::chrono::duration<double>(t1 - t0).count();
-  r.server_cpu = 100.0 * (cpu_seconds(server) - s0) / r.seconds;
-  r.bench_cpu = 100.0 * (bench_seconds() - b0) / r.seconds;
+  const auto s1 = cpu_times_of(server), b1 = bench_times();
+  r.server_cpu = 100.0 * (s1.total() - s0.total()) / r.seconds;
+  r.server_kernel_cpu = 100.0 * (s1.kernel - s0.kernel) / r.seconds;
+  r.bench_cpu = 100.0 * (b1.total() - b0.total()) / r.seconds;
+  r.bench_kernel_cpu = 100.0 * (b1.kernel - b0.kernel) / r.seconds;
   r.other_cpu =
       std::max(0.0, 100.0 * (machine_busy_seconds() - m0) / r.seconds - r.server_cpu - r.bench_cpu);
   for (auto& w : ws) {

@@ -65,7 +65,10 @@ struct run_result {
   std::map<std::string, std::uint64_t> errors;
   std::uint64_t cut = 0;                 // requests still unanswered when the run was cut off
   double server_cpu = 0, bench_cpu = 0;  // percent of one core
-  double other_cpu = 0;                  // everything else on the machine, percent of one core
+  // Of which in the kernel. On loopback a send also runs the receiver's TCP input, so each side's
+  // kernel share includes work done for the other side's packets.
+  double server_kernel_cpu = 0, bench_kernel_cpu = 0;
+  double other_cpu = 0;  // everything else on the machine, percent of one core
   double rate() const { return seconds > 0 ? static_cast<double>(ok) / seconds : 0; }
   std::uint64_t error_count() const {
     std::uint64_t n = cut;
