@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <thread>
 
 namespace hub::bench {
 
@@ -89,19 +90,21 @@ void print_cpu_per_round_trip(const std::vector<scenario_stats>& scenarios, doub
                   m.server_kernel_us, m.bench_user_us, m.bench_kernel_us,
                   m.server_us() + m.bench_us());
     }
-  // The server and the generator share the cores, so round trips/s is at most cores ÷ (server
-  // µs + generator µs). For `target` × mosquitto's rate, the hub's side of a call must fit in
-  // what is left of mosquitto's total ÷ target once the generator has had its share.
-  std::printf("\nFor %.1f × mosquitto's round trips/s on the same cores:\n", target);
+  // The server and the generator share the cores, so no run can spend more than `cores` of CPU
+  // per second: R round trips/s need server µs + generator µs <= cores / R. For `target` ×
+  // mosquitto's rate that leaves the hub what the generator does not take of cores / (target ×
+  // mosquitto's R). A necessary condition, not a sufficient one: it assumes every core busy.
+  const double cores = std::max(1u, std::thread::hardware_concurrency());
+  std::printf("\nFor %.1f × mosquitto's round trips/s on these %.0f cores:\n", target, cores);
   for (int c : cs) {
     auto h = summarize(*find("hub", c));
     auto q = summarize(*find("mosquitto", c));
-    const double budget = (q.server_us() + q.bench_us()) / target - h.bench_us();
+    if (q.rate <= 0) continue;
+    const double total = cores * 1e6 / (target * q.rate);
     std::printf(
-        "- C=%d: hub + generator <= %.1f µs per call; with the generator's %.1f µs, the hub <= "
-        "%.1f "
-        "µs (measured %.1f: user %.1f, kernel %.1f)\n",
-        c, (q.server_us() + q.bench_us()) / target, h.bench_us(), budget, h.server_us(),
+        "- C=%d: %.0f/s needs hub + generator <= %.1f µs per call; with the generator's %.1f µs, "
+        "the hub <= %.1f µs (measured %.1f: user %.1f, kernel %.1f)\n",
+        c, target * q.rate, total, h.bench_us(), total - h.bench_us(), h.server_us(),
         h.server_user_us, h.server_kernel_us);
   }
 }

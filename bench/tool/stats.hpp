@@ -32,8 +32,8 @@ summary summarize(const scenario_stats& s);
 void print_run(const std::string& name, int c, int i, const run_result& r);
 
 /// The table of CPU per round trip (medians) of the scenarios that have a peer, and at each C
-/// what the hub's own CPU per call would have to be for `target` × mosquitto's round trips/s,
-/// given that the hub and the generator share this machine's cores (issue 6).
+/// the most CPU per call the hub could spend and still reach `target` × mosquitto's round
+/// trips/s, given that the hub and the generator share this machine's cores (issue 6).
 void print_cpu_per_round_trip(const std::vector<scenario_stats>& scenarios, double target);
 
 }  // namespace hub::bench
