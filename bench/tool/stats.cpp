@@ -69,7 +69,8 @@ void print_run(const std::string& name, int c, int i, const run_result& r) {
   std::fflush(stdout);
 }
 
-void print_cpu_per_round_trip(const std::vector<scenario_stats>& scenarios, double target) {
+void print_cpu_per_round_trip(const std::vector<scenario_stats>& scenarios, double target,
+                              int hub_threads) {
   auto find = [&](const char* name, int c) -> const scenario_stats* {
     for (const auto& s : scenarios)
       if (s.name == name && s.concurrency == c && !s.runs.empty()) return &s;
@@ -90,22 +91,25 @@ void print_cpu_per_round_trip(const std::vector<scenario_stats>& scenarios, doub
                   m.server_kernel_us, m.bench_user_us, m.bench_kernel_us,
                   m.server_us() + m.bench_us());
     }
-  // The server and the generator share the cores, so no run can spend more than `cores` of CPU
-  // per second: R round trips/s need server µs + generator µs <= cores / R. For `target` ×
-  // mosquitto's rate that leaves the hub what the generator does not take of cores / (target ×
-  // mosquitto's R). A necessary condition, not a sufficient one: it assumes every core busy.
+  // Two limits hold in every run, whatever else slows it down: the server and the generator
+  // together cannot use more than the machine's cores, and the hub no more than its threads. So
+  // R calls/s need hub µs + generator µs <= cores / R and hub µs <= threads / R. Necessary
+  // conditions for the target, not sufficient ones: they assume no core ever waits.
   const double cores = std::max(1u, std::thread::hardware_concurrency());
-  std::printf("\nFor %.1f × mosquitto's round trips/s on these %.0f cores:\n", target, cores);
+  const double threads = hub_threads > 0 ? std::min<double>(hub_threads, cores) : cores;
+  std::printf("\nFor %.1f × mosquitto's round trips/s on these %.0f cores (hub threads: %.0f):\n",
+              target, cores, threads);
   for (int c : cs) {
     auto h = summarize(*find("hub", c));
     auto q = summarize(*find("mosquitto", c));
     if (q.rate <= 0) continue;
-    const double total = cores * 1e6 / (target * q.rate);
+    const double rate = target * q.rate;
+    const double total = cores * 1e6 / rate;
+    const double budget = std::min(total - h.bench_us(), threads * 1e6 / rate);
     std::printf(
-        "- C=%d: %.0f/s needs hub + generator <= %.1f µs per call; with the generator's %.1f µs, "
-        "the hub <= %.1f µs (measured %.1f: user %.1f, kernel %.1f)\n",
-        c, target * q.rate, total, h.bench_us(), total - h.bench_us(), h.server_us(),
-        h.server_user_us, h.server_kernel_us);
+        "- C=%d: %.0f/s needs hub + generator <= %.1f µs per call; with the generator's %.1f µs "
+        "(and the hub's threads), the hub <= %.1f µs (measured %.1f: user %.1f, kernel %.1f)\n",
+        c, rate, total, h.bench_us(), budget, h.server_us(), h.server_user_us, h.server_kernel_us);
   }
 }
 

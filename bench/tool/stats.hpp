@@ -33,7 +33,9 @@ void print_run(const std::string& name, int c, int i, const run_result& r);
 
 /// The table of CPU per round trip (medians) of the scenarios that have a peer, and at each C
 /// the most CPU per call the hub could spend and still reach `target` × mosquitto's round
-/// trips/s, given that the hub and the generator share this machine's cores (issue 6).
-void print_cpu_per_round_trip(const std::vector<scenario_stats>& scenarios, double target);
+/// trips/s, given that the hub and the generator share this machine's cores and the hub runs
+/// `hub_threads` threads (0: one per core) (issue 6).
+void print_cpu_per_round_trip(const std::vector<scenario_stats>& scenarios, double target,
+                              int hub_threads);
 
 }  // namespace hub::bench

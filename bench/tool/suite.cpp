@@ -380,7 +380,7 @@ int suite_main(options o) {
                   div(h->second.p999, x->second.p999));
     }
   }
-  print_cpu_per_round_trip(scenarios, 1.5);  // issue 6's throughput target
+  print_cpu_per_round_trip(scenarios, 1.5, o.hub_threads);  // issue 6's throughput target
   bool any_err = false;
   for (const auto& [k, m] : sums)
     for (const auto& [what, n] : m.error_kinds) {
