@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "api/routes.hpp"
-#include "cli/io_shards.hpp"
 #include "cli/logging.hpp"
+#include "cli/run_io.hpp"
 #include "cli/stop_signals.hpp"
 #include "cluster/local/local_router.hpp"
 #include "codec/json/json_scan.hpp"
@@ -177,8 +177,7 @@ int run_serve(const serve_config& cfg) {
   auto tls = transport::make_server_tls_context(chain_path, key_path);
 
   unsigned threads = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
-  io_shards shards(threads);
-  auto& ioc = shards.first();
+  asio::io_context ioc(static_cast<int>(threads));
   auto core = asio::make_strand(ioc);
 
   registry reg(core, store::sqlite_registry::open(data_dir / "registry.db"));
@@ -255,8 +254,7 @@ int run_serve(const serve_config& cfg) {
   std::vector<std::unique_ptr<transport::listener>> listeners;
   auto add = [&](std::string name, std::uint16_t port, transport::session_starter start) {
     listeners.push_back(std::make_unique<transport::listener>(
-        ioc, std::move(name), cfg.bind_address, port, std::move(start), gate,
-        [&shards]() -> asio::io_context& { return shards.next(); }));
+        ioc, std::move(name), cfg.bind_address, port, std::move(start), gate));
   };
   add("https", cfg.https_port, [&, tls](asio::ip::tcp::socket s, connection_ticket t) {
     transport::start_http_session(std::move(s), tls, svc, http_limits, ws_heads, std::move(t));
@@ -298,7 +296,7 @@ int run_serve(const serve_config& cfg) {
   asio::steady_timer stop_grace(ioc);
   int signals_received = 0;  // touched only by the signal thread
   signals.on([&](int sig) {
-    if (++signals_received > 1) return shards.stop();
+    if (++signals_received > 1) return ioc.stop();
     asio::post(ioc, [&, sig] {
       spdlog::info("signal {} received: shutting down", sig);
       for (auto& l : listeners) l->close();
@@ -306,7 +304,7 @@ int run_serve(const serve_config& cfg) {
         auto ended = router.shut_down(errc::service_unavailable);
         if (ended) spdlog::info("answered or closed {} calls and device links", ended);
         stop_grace.expires_after(ended ? std::chrono::seconds(1) : std::chrono::seconds(0));
-        stop_grace.async_wait([&](boost::system::error_code) { shards.stop(); });
+        stop_grace.async_wait([&](boost::system::error_code) { ioc.stop(); });
       });
     });
   });
@@ -322,7 +320,10 @@ int run_serve(const serve_config& cfg) {
   auto listening = data_dir / "listening.json";
   write_listening_file(listening, bound, cfg.hostname, ca_path);
 
-  shards.run();
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { run_io(ioc); });
+  run_io(ioc);
+  for (auto& t : pool) t.join();
 
   fs::remove(listening, fec);
   spdlog::info("stopped");

@@ -12,14 +12,12 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 listener::listener(asio::io_context& ioc, std::string name, const std::string& address,
-                   std::uint16_t port, session_starter start, std::shared_ptr<connection_gate> gate,
-                   context_picker pick)
+                   std::uint16_t port, session_starter start, std::shared_ptr<connection_gate> gate)
     : ioc_(ioc),
       name_(std::move(name)),
       acceptor_(ioc),
       start_(std::move(start)),
       gate_(std::move(gate)),
-      pick_(std::move(pick)),
       backoff_(ioc) {
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(address, ec);
@@ -48,13 +46,11 @@ void listener::accept_next() {
   auto handler = [this](boost::system::error_code ec, tcp::socket socket) {
     on_accept(ec, std::move(socket));
   };
-  auto& context = pick_ ? pick_() : ioc_;
   // With a gate, accepts complete on the gate's strand, where its counts live.
   if (gate_)
-    acceptor_.async_accept(asio::make_strand(context),
-                           asio::bind_executor(gate_->strand(), handler));
+    acceptor_.async_accept(asio::make_strand(ioc_), asio::bind_executor(gate_->strand(), handler));
   else
-    acceptor_.async_accept(asio::make_strand(context), handler);
+    acceptor_.async_accept(asio::make_strand(ioc_), handler);
 }
 
 void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {

@@ -16,8 +16,6 @@
 namespace hub::transport {
 
 using session_starter = std::function<void(boost::asio::ip::tcp::socket, connection_ticket)>;
-/// Picks the io_context an accepted connection will run on (null: the listener's own).
-using context_picker = std::function<boost::asio::io_context&()>;
 
 class listener {
  public:
@@ -25,9 +23,9 @@ class listener {
   /// the address on failure (port in use, no permission). `gate` may be null (no limits).
   listener(boost::asio::io_context& ioc, std::string name, const std::string& address,
            std::uint16_t port, session_starter start,
-           std::shared_ptr<connection_gate> gate = nullptr, context_picker pick = nullptr);
+           std::shared_ptr<connection_gate> gate = nullptr);
 
-  /// Starts accepting. Each socket is created on a new strand of the io_context `pick` names.
+  /// Starts accepting. Each socket is created on a new strand of the io_context.
   void run();
   /// Stops accepting; established sessions are not touched.
   void close();
@@ -44,7 +42,6 @@ class listener {
   boost::asio::ip::tcp::acceptor acceptor_;
   session_starter start_;
   std::shared_ptr<connection_gate> gate_;
-  context_picker pick_;
   boost::asio::steady_timer backoff_;
   log_throttle failure_log_{std::chrono::seconds(10)};
   std::uint16_t port_ = 0;
