@@ -40,6 +40,28 @@ beast::tcp_stream& lowest(beast::ssl_stream<beast::tcp_stream>& s) {
   return beast::get_lowest_layer(s);
 }
 
+// Plain HTTP is served on the bare socket: Beast's tcp_stream wraps every read and write in a
+// composed operation with its own timer bookkeeping, which the session does not use (it keeps
+// one connection_deadline instead). TLS keeps the tcp_stream its ssl_stream was built on.
+tcp::socket& socket_of(tcp::socket& s) {
+  return s;
+}
+tcp::socket& socket_of(beast::ssl_stream<beast::tcp_stream>& s) {
+  return beast::get_lowest_layer(s).socket();
+}
+void stop_stream_timer(tcp::socket&) {}
+void stop_stream_timer(beast::ssl_stream<beast::tcp_stream>& s) {
+  beast::get_lowest_layer(s).expires_never();
+}
+
+// The layer a WebSocket stream is built on: the heads take a tcp_stream (or TLS over one).
+beast::tcp_stream ws_layer(tcp::socket&& s) {
+  return beast::tcp_stream(std::move(s));
+}
+beast::ssl_stream<beast::tcp_stream>&& ws_layer(beast::ssl_stream<beast::tcp_stream>&& s) {
+  return std::move(s);
+}
+
 template <class Stream>
 asio::awaitable<void> write_response(Stream& stream, connection_deadline& deadline,
                                      api::http_response r, unsigned version, bool keep_alive,
@@ -110,7 +132,8 @@ asio::awaitable<bool> upgrade(Stream& stream, connection_deadline& deadline,
   const auto proto = std::move(decision.subprotocol);
 
   deadline.stop();  // the socket moves into the WebSocket stream, under Beast's own timeouts
-  beast::websocket::stream<Stream> ws(std::move(stream));
+  beast::websocket::stream<std::decay_t<decltype(ws_layer(std::move(stream)))>> ws(
+      ws_layer(std::move(stream)));
   lowest(ws.next_layer()).expires_never();  // the protocol head keeps its own deadlines
   beast::websocket::stream_base::timeout opt{limits.handshake_timeout,
                                              beast::websocket::stream_base::none(), false};
@@ -144,9 +167,9 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
   // The session's deadlines, instead of the tcp_stream's per-operation timers (see
   // connection_deadline.hpp). Each hot-path deadline is at least the shortest of the three
   // timeouts away, so none of them re-arms the timer.
-  lowest(stream).expires_never();
+  stop_stream_timer(stream);
   connection_deadline deadline(
-      lowest(stream).socket(),
+      socket_of(stream),
       std::min({limits.read_timeout, limits.write_timeout, limits.idle_timeout}));
   for (;;) {
     http_request_parser parser;
@@ -225,7 +248,7 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     if (wec || !keep_alive) break;
   }
   beast::error_code ec;
-  lowest(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+  socket_of(stream).shutdown(tcp::socket::shutdown_send, ec);
   co_return false;
 }
 
@@ -242,8 +265,7 @@ asio::awaitable<void> run_tls(tcp::socket socket, std::shared_ptr<asio::ssl::con
 
 asio::awaitable<void> run_plain(tcp::socket socket, api::services& svc, http_limits limits,
                                 websocket_heads heads) {
-  beast::tcp_stream stream(std::move(socket));
-  co_await serve(stream, svc, limits, heads);
+  co_await serve(socket, svc, limits, heads);
 }
 
 }  // namespace
