@@ -598,6 +598,34 @@ TEST(JsonEscape, RoundTrip) {
 
 // ---- randomized differential / mutation test (fixed seed: reproducible) ---------------------
 
+// Plain runs are skipped 16 bytes at a time: a byte that needs a look must be found wherever it
+// falls, before, inside or after a block, and the rest of the block must still be checked.
+TEST(JsonValidate, SpecialBytesAtEveryOffsetOfALongString) {
+  for (std::size_t at = 0; at < 40; ++at) {
+    const std::string before(at, 'a');
+    const std::string after = std::string(40 - at, 'b') + "\"";
+    const std::string open = "\"" + before;
+    const std::size_t offset = open.size();
+    scan_error e;
+    EXPECT_FALSE(validate(open + "\x01" + after, &e)) << at;
+    EXPECT_EQ(e.code, scan_errc::control_char) << at;
+    EXPECT_EQ(e.offset, offset) << at;
+    EXPECT_FALSE(validate(open + "\xFF" + after, &e)) << at;
+    EXPECT_EQ(e.code, scan_errc::bad_utf8) << at;
+    EXPECT_EQ(e.offset, offset) << at;
+    EXPECT_FALSE(validate(open + "\\x" + after, &e)) << at;
+    EXPECT_EQ(e.code, scan_errc::bad_escape) << at;
+    EXPECT_EQ(e.offset, offset + 1) << at;
+    EXPECT_FALSE(validate(open + "\"" + after, &e)) << at;  // the string ends early
+    EXPECT_EQ(e.code, scan_errc::trailing_data) << at;
+    EXPECT_EQ(e.offset, offset + 1) << at;
+    EXPECT_TRUE(validate(open + "\\n\xC3\xA9\x7F" + after)) << at;
+    EXPECT_EQ(escaped(before + "\x01" + std::string(40 - at, 'b')),
+              "\"" + before + "\\u0001" + std::string(40 - at, 'b') + "\"")
+        << at;
+  }
+}
+
 TEST(JsonFuzz, MutationsAgreeWithReferenceAndNeverCrash) {
   std::mt19937 rng(20240531);
   std::vector<std::string> seeds = valid_corpus;
