@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "api/http_types.hpp"
 #include "api/routes.hpp"
@@ -36,9 +37,12 @@ std::optional<route> match_route(std::string_view method, std::string_view targe
 bool allowed(route_kind kind, std::string_view method) noexcept;
 std::string_view allowed_methods(route_kind kind) noexcept;
 
-boost::asio::awaitable<http_response> handle_registry(const http_request& req, const route& r,
+/// Serves a registry route; `req` and `svc` must outlive the coroutine (`r` is its own).
+boost::asio::awaitable<http_response> handle_registry(const http_request& req, route r,
                                                       services& svc);
-boost::asio::awaitable<http_response> handle_invoke(const http_request& req,
-                                                    const identity_key& target, services& svc);
+/// The call a direct-method request asks for, or the answer refusing its body
+/// (spec/protocol.md §1.3). `req` must be authorized (its policy set).
+std::variant<invoke_request, http_response> prepare_invoke(const http_request& req,
+                                                           const identity_key& target);
 
 }  // namespace hub::api

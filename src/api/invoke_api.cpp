@@ -1,7 +1,6 @@
-// POST /twins/{deviceId}[/modules/{moduleId}]/methods (spec/protocol.md §1): validate the body,
-// hand the call to the invoker, and splice the device's answer into {"status","payload"}.
-
-#include <boost/asio/use_awaitable.hpp>
+// POST /twins/{deviceId}[/modules/{moduleId}]/methods (spec/protocol.md §1): validate the body
+// into a call for the invoker, and splice the device's answer into {"status","payload"}. The
+// HTTP session awaits the invoker in between (routes.hpp, request_step).
 
 #include "api/error_response.hpp"
 #include "api/handlers.hpp"
@@ -10,13 +9,11 @@
 
 namespace hub::api {
 
-namespace asio = boost::asio;
-
-asio::awaitable<http_response> handle_invoke(const http_request& req, const identity_key& target,
-                                             services& svc) {
+std::variant<invoke_request, http_response> prepare_invoke(const http_request& req,
+                                                           const identity_key& target) {
   auto parsed = parse_invoke_body(req.body);
   if (auto* err = std::get_if<invoke_body_error>(&parsed))
-    co_return error_response(err->code, err->message);
+    return error_response(err->code, err->message);
   auto& body = std::get<invoke_body>(parsed);
 
   invoke_request call;
@@ -26,12 +23,14 @@ asio::awaitable<http_response> handle_invoke(const http_request& req, const iden
   call.response_timeout = std::chrono::seconds(body.response_timeout_s);
   call.connect_timeout = std::chrono::seconds(body.connect_timeout_s);
   call.policy = req.policy;
+  return call;
+}
 
-  auto result = co_await svc.invoker.async_invoke(std::move(call), asio::use_awaitable);
-  if (result.ec != errc::ok) co_return error_response(result.ec);
+http_response invoke_answer(const invoke_result& result) {
+  if (result.ec != errc::ok) return error_response(result.ec);
   http_response res;
   res.body = invoke_result_json(result.status, result.payload);
-  co_return res;
+  return res;
 }
 
 }  // namespace hub::api

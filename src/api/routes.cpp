@@ -92,43 +92,57 @@ std::optional<route> match_route(std::string_view method, std::string_view targe
   return r;
 }
 
-boost::asio::awaitable<http_response> handle_request(http_request req, services& svc) {
+namespace {
+
+boost::asio::awaitable<http_response> metrics_answer(services& svc) {
+  http_response res;
+  res.body = co_await svc.registry.async_read<std::string>([&](registry&) { return svc.metrics(); },
+                                                           boost::asio::use_awaitable);
+  res.content_type = "text/plain; version=0.0.4";
+  co_return res;
+}
+
+}  // namespace
+
+request_step route_request(http_request& req, services& svc) {
   std::string api_version;
   bool bad_target = false;
   auto r = match_route(req.method, req.target, api_version, bad_target);
-  http_response res;
-  if (!r) {
-    res = error_response(bad_target ? errc::argument_invalid : errc::not_found,
-                         bad_target ? "The request target is not a valid URL path." : "");
-  } else if (r->kind == route_kind::health && req.method == "GET") {
+  if (!r)
+    return error_response(bad_target ? errc::argument_invalid : errc::not_found,
+                          bad_target ? "The request target is not a valid URL path." : "");
+  if (r->kind == route_kind::health && req.method == "GET") {
+    http_response res;
     res.body = "{\"status\":\"ok\"}";
-  } else if (r->kind == route_kind::metrics && svc.metrics && req.method == "GET") {
-    // Counts only, no identities or secrets: served without a token, like most scrape targets.
-    res.body = co_await svc.registry.async_read<std::string>(
-        [&](registry&) { return svc.metrics(); }, boost::asio::use_awaitable);
-    res.content_type = "text/plain; version=0.0.4";
-  } else if (!allowed(r->kind, req.method)) {
-    res = error_response(errc::method_not_allowed);
-    res.headers.emplace_back("Allow", std::string(allowed_methods(r->kind)));
-  } else if (api_version.empty()) {
-    // IoT Hub requires api-version on every REST call (spec/protocol.md §1.2).
-    res = error_response(errc::invalid_protocol_version);
-  } else if (auto ec = authorize(req, rights_for(r->kind, req.method), svc); ec != errc::ok) {
-    res = error_response(ec);
-  } else {
-    switch (r->kind) {
-      case route_kind::invoke_device:
-      case route_kind::invoke_module:
-        res = co_await handle_invoke(req, r->key, svc);
-        break;
-      default:
-        res = co_await handle_registry(req, *r, svc);
-        break;
-    }
+    return res;
   }
+  // Counts only, no identities or secrets: served without a token, like most scrape targets.
+  if (r->kind == route_kind::metrics && svc.metrics && req.method == "GET")
+    return metrics_answer(svc);
+  if (!allowed(r->kind, req.method)) {
+    auto res = error_response(errc::method_not_allowed);
+    res.headers.emplace_back("Allow", std::string(allowed_methods(r->kind)));
+    return res;
+  }
+  // IoT Hub requires api-version on every REST call (spec/protocol.md §1.2).
+  if (api_version.empty()) return error_response(errc::invalid_protocol_version);
+  if (auto ec = authorize(req, rights_for(r->kind, req.method), svc); ec != errc::ok)
+    return error_response(ec);
+  switch (r->kind) {
+    case route_kind::invoke_device:
+    case route_kind::invoke_module: {
+      auto call = prepare_invoke(req, r->key);
+      if (auto* refused = std::get_if<http_response>(&call)) return std::move(*refused);
+      return std::move(std::get<invoke_request>(call));
+    }
+    default:
+      return handle_registry(req, std::move(*r), svc);
+  }
+}
+
+void finish_response(const http_request& req, http_response& res) {
   // Echo the caller's Request-Id (DOC-DM lists it among the response headers).
   if (!req.request_id.empty()) res.headers.emplace_back("Request-Id", req.request_id);
-  co_return res;
 }
 
 }  // namespace hub::api

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <functional>
+#include <variant>
 
 #include "api/http_types.hpp"
 #include "core/auth.hpp"
@@ -29,7 +30,23 @@ struct services {
   hub::service_token_cache* verified_tokens = nullptr;
 };
 
-/// Handles one request. Never throws for anything the client sent.
-boost::asio::awaitable<http_response> handle_request(http_request req, services& svc);
+/// What a request needs next, decided without waiting for anything: its answer (errors,
+/// health), the direct-method call to hand to the invoker, or the coroutine that answers it
+/// (registry, metrics). The session awaits the invoker itself, so a direct-method call
+/// allocates no coroutine frame of its own: GCC's frames for these handlers are over 1 KB, too
+/// big for Asio's recycling of frames, and glibc's malloc paid for each one (issue 6).
+using request_step =
+    std::variant<http_response, invoke_request, boost::asio::awaitable<http_response>>;
+
+/// Routes `req`, checks its api-version and SAS token (setting `req.policy`) and, for a call,
+/// validates its body. A coroutine step refers to `req` and `svc`: keep both alive until it has
+/// completed. Never throws for anything the client sent.
+request_step route_request(http_request& req, services& svc);
+
+/// The answer to a call routed to the invoker: the device's {"status","payload"}, or the error's.
+http_response invoke_answer(const invoke_result& result);
+
+/// What every answer gets last, whatever step produced it: the caller's Request-Id, echoed.
+void finish_response(const http_request& req, http_response& res);
 
 }  // namespace hub::api

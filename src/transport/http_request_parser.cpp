@@ -18,6 +18,20 @@ std::string_view sv(string_view s) {
 
 }  // namespace
 
+void http_request_parser::reuse(api::http_request&& spent, std::size_t keep_bytes) {
+  static_assert(sizeof(api::http_request) == 6 * sizeof(std::string) + sizeof(std::string_view),
+                "a field was added to api::http_request: empty it here too");
+  req_ = std::move(spent);
+  for (auto* s : {&req_.method, &req_.target, &req_.authorization, &req_.if_match, &req_.request_id,
+                  &req_.body}) {
+    if (s->capacity() > keep_bytes)
+      std::string().swap(*s);
+    else
+      s->clear();
+  }
+  req_.policy = {};
+}
+
 void http_request_parser::on_request_impl(http::verb method, string_view method_str,
                                           string_view target, int version, error_code&) {
   version_ = static_cast<unsigned>(version);

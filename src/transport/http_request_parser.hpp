@@ -24,6 +24,11 @@ class http_request_parser : public boost::beast::http::basic_parser<true> {
   /// The request, complete once is_done(); for the WebSocket path, only method and target are
   /// filled in here (the rest is in websocket_request()).
   api::http_request& request() { return req_; }
+  /// Before parsing: takes over a request already served on the connection, emptied, so that
+  /// this one's fields fill the strings' capacity rather than allocate (a parser serves one
+  /// request; a keep-alive connection sends many). A string grown past `keep_bytes` is let go,
+  /// so one large request does not pin its memory for the connection's life.
+  void reuse(api::http_request&& spent, std::size_t keep_bytes = 4096);
   /// HTTP version: 10 or 11.
   unsigned version() const { return version_; }
   /// `Expect: 100-continue` was sent.

@@ -27,11 +27,18 @@ void append_number(std::string& out, std::size_t n) {
 }  // namespace
 
 std::string serialize_response(const api::http_response& res, unsigned version, bool keep_alive) {
+  std::string out;
+  serialize_response(res, version, keep_alive, out);
+  return out;
+}
+
+void serialize_response(const api::http_response& res, unsigned version, bool keep_alive,
+                        std::string& out) {
   const bool bodiless =
       (res.status >= 100 && res.status < 200) || res.status == 204 || res.status == 304;
   const auto reason =
       boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(res.status));
-  std::string out;
+  out.clear();
   out.reserve(160 + (bodiless ? 0 : res.body.size()));
   out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   append_number(out, res.status);
@@ -50,7 +57,6 @@ std::string serialize_response(const api::http_response& res, unsigned version, 
     out.append("Connection: keep-alive\r\n");
   out.append("\r\n");
   if (!bodiless) out.append(res.body);
-  return out;
 }
 
 }  // namespace hub::transport

@@ -15,5 +15,9 @@ namespace hub::transport {
 /// `keep_alive` asks. A header whose name or value holds CR or LF is left out rather than
 /// allowed to split the response.
 std::string serialize_response(const api::http_response& res, unsigned version, bool keep_alive);
+/// The same into `out`, replacing what it held: a session that keeps one buffer for its answers
+/// reuses its capacity instead of allocating per answer.
+void serialize_response(const api::http_response& res, unsigned version, bool keep_alive,
+                        std::string& out);
 
 }  // namespace hub::transport

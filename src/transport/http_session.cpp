@@ -163,6 +163,10 @@ template <class Stream>
 asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limits& limits,
                             const websocket_heads& heads) {
   beast::flat_buffer buffer;
+  // Kept from one request to the next, so that a keep-alive connection's requests and answers
+  // reuse their strings' capacity instead of allocating each anew (issue 6).
+  api::http_request spent;
+  std::string out;
   bool first = true;
   // The session's deadlines, instead of the tcp_stream's per-operation timers (see
   // connection_deadline.hpp). Each hot-path deadline is at least the shortest of the three
@@ -173,6 +177,7 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
       std::min({limits.read_timeout, limits.write_timeout, limits.idle_timeout}));
   for (;;) {
     http_request_parser parser;
+    parser.reuse(std::move(spent));
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);
 
@@ -242,10 +247,23 @@ asio::awaitable<bool> serve(Stream& stream, api::services& svc, const http_limit
     if (ec) co_return false;
     deadline.expires_never();  // an invoke may legitimately take connect + response timeouts
 
-    auto res = co_await api::handle_request(std::move(parser.request()), svc);
-    beast::error_code wec;
-    co_await write_response(stream, deadline, std::move(res), version, keep_alive, limits, wec);
+    auto& req = parser.request();
+    auto step = api::route_request(req, svc);
+    api::http_response res;
+    if (auto* call = std::get_if<invoke_request>(&step))
+      res = api::invoke_answer(
+          co_await svc.invoker.async_invoke(std::move(*call), asio::use_awaitable));
+    else if (auto* answer = std::get_if<asio::awaitable<api::http_response>>(&step))
+      res = co_await std::move(*answer);
+    else
+      res = std::move(std::get<api::http_response>(step));
+    api::finish_response(req, res);
+    serialize_response(res, version, keep_alive, out);
+    spent = std::move(req);
+    deadline.expires_after(limits.write_timeout);
+    auto [wec, written] = co_await asio::async_write(stream, asio::buffer(out), use_nothrow);
     if (wec || !keep_alive) break;
+    if (out.capacity() > 4096) std::string().swap(out);  // one large answer is not kept
   }
   beast::error_code ec;
   socket_of(stream).shutdown(tcp::socket::shutdown_send, ec);

@@ -54,5 +54,13 @@ TEST(HttpResponseWriter, HeaderThatWouldSplitTheResponseIsLeftOut) {
   EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u);
 }
 
+TEST(HttpResponseWriter, IntoABufferReplacesWhatItHeld) {
+  api::http_response res;
+  res.body = "{}";
+  std::string out = "left over from the previous answer";
+  serialize_response(res, 11, true, out);
+  EXPECT_EQ(out, serialize_response(res, 11, true));
+}
+
 }  // namespace
 }  // namespace hub::transport
