@@ -37,8 +37,7 @@ std::optional<route> match_route(std::string_view method, std::string_view targe
 bool allowed(route_kind kind, std::string_view method) noexcept;
 std::string_view allowed_methods(route_kind kind) noexcept;
 
-/// Serves a registry route; `req` and `svc` must outlive the coroutine (`r` is its own).
-boost::asio::awaitable<http_response> handle_registry(const http_request& req, route r,
+boost::asio::awaitable<http_response> handle_registry(const http_request& req, const route& r,
                                                       services& svc);
 /// The call a direct-method request asks for, or the answer refusing its body
 /// (spec/protocol.md §1.3). `req` must be authorized (its policy set).

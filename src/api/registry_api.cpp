@@ -188,7 +188,8 @@ asio::awaitable<http_response> remove(const http_request& req, const identity_ke
 
 }  // namespace
 
-asio::awaitable<http_response> handle_registry(const http_request& req, route r, services& svc) {
+asio::awaitable<http_response> handle_registry(const http_request& req, const route& r,
+                                               services& svc) {
   switch (r.kind) {
     case route_kind::device_list:
     case route_kind::module_list:
