@@ -33,8 +33,8 @@ struct services {
 /// What a request needs next, decided without waiting for anything: its answer (errors,
 /// health), the direct-method call to hand to the invoker, or the coroutine that answers it
 /// (registry, metrics). The session awaits the invoker itself, so a direct-method call
-/// allocates no coroutine frame of its own: GCC's frames for these handlers are over 1 KB, too
-/// big for Asio's recycling of frames, and glibc's malloc paid for each one (issue 6).
+/// allocates no coroutine frame of its own: the handler coroutines' frames were allocated
+/// afresh on every call, missing Asio's recycling, and glibc's malloc paid for each (issue 6).
 using request_step =
     std::variant<http_response, invoke_request, boost::asio::awaitable<http_response>>;
 
