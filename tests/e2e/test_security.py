@@ -344,6 +344,22 @@ class RestAuthorizationTest(SecurityCase):
         # No refused call reached the device or changed the registry.
         self.assertEqual(self.hub.request("GET", f"/devices/{spare}").status, 404)
 
+    def test_keep_alive_request_inherits_nothing_from_the_previous_one(self):
+        # The session hands each served request's strings to the next one's parser (issue 6):
+        # a request on the same connection must not be authorized by, or echo, what the one
+        # before it sent.
+        device_id, _, _ = self.new_device([])
+        with self.hub.https() as conn:
+            r = conn.request("GET", f"/devices/{device_id}", headers={"Request-Id": "first"})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.headers.get("request-id"), "first")
+            r = conn.request("GET", f"/devices/{device_id}", token=None)
+            self.assertEqual(r.status, 401, r)
+            self.assertEqual(error_code(r), 401002, r)
+            self.assertNotIn("request-id", r.headers)
+            r = conn.request("GET", f"/devices/{device_id}")
+            self.assertEqual(r.status, 200, r)
+
 
 class DeviceAuthorizationTest(SecurityCase):
     """Device and module tokens on the device protocols: each opens exactly its own identity."""
